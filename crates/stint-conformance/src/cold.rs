@@ -1,0 +1,384 @@
+//! The cold-store cases.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use stint_core::event::{Event, kinds};
+use stint_core::store::{ColdStore, EndReason, Record, SessionQuery};
+use stint_core::{Attributes, Policy, Session, SessionKind, Timestamp, Token, TokenHash, VisitorId};
+
+const T0: Timestamp = Timestamp(1_795_000_000_000);
+
+fn policy() -> Policy {
+    Policy {
+        idle_timeout_secs: 1800,
+        max_age_secs: 7200,
+        rotation_grace_secs: 10,
+        active_window_secs: 300,
+    }
+}
+
+fn session(at: Timestamp) -> Session {
+    Session::new(
+        VisitorId::new(),
+        Attributes {
+            ip_address: Some("203.0.113.0".into()),
+            device: Some("mobile".into()),
+            browser: Some("Mobile Safari".into()),
+            os: Some("iOS".into()),
+            country: Some("DE".into()),
+            city: None,
+            landing_page: Some("/api/storefront/products?utm_source=news".into()),
+            referrer: Some("https://www.google.com/".into()),
+            utm_source: Some("news".into()),
+            utm_medium: None,
+            utm_campaign: Some("bf".into()),
+        },
+        at,
+    )
+}
+
+async fn put(store: &Arc<dyn ColdStore>, s: &Session) -> TokenHash {
+    let t = Token::generate().hash();
+    store
+        .write(&[Record::Snapshot {
+            session: s.clone(),
+            token: Some(t),
+        }])
+        .await
+        .unwrap();
+    t
+}
+
+/// What is written is read back, by id and by current token.
+pub async fn snapshots_are_found_by_id_and_token(store: Arc<dyn ColdStore>) {
+    let mut s = session(T0);
+    s.page_views = 3;
+    s.data = Arc::new(
+        json!({"cart": [{"productId": "p1", "quantity": 2}]})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let t = put(&store, &s).await;
+    assert_eq!(store.session(&s.id).await.unwrap(), Some(s.clone()));
+    assert_eq!(store.session_by_token(&t).await.unwrap(), Some(s.clone()));
+    assert_eq!(
+        store.session_by_token(&Token::generate().hash()).await.unwrap(),
+        None
+    );
+    assert_eq!(store.session(&session(T0).id).await.unwrap(), None);
+}
+
+/// A snapshot of an older version never overwrites a newer one; a snapshot
+/// without a token keeps the stored token.
+pub async fn newer_snapshots_win_in_any_order(store: Arc<dyn ColdStore>) {
+    let s = session(T0);
+    let t = put(&store, &s).await;
+    let mut v2 = s.clone();
+    v2.version = 2;
+    v2.kind = SessionKind::Customer;
+    v2.customer_id = Some("c-1".into());
+    let mut v1 = s.clone();
+    v1.version = 1;
+    v1.data = Arc::new(json!({"old": true}).as_object().unwrap().clone());
+    store
+        .write(&[
+            Record::Snapshot {
+                session: v2.clone(),
+                token: None,
+            },
+            Record::Snapshot {
+                session: v1,
+                token: None,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.session(&s.id).await.unwrap(), Some(v2.clone()));
+    assert_eq!(
+        store.session_by_token(&t).await.unwrap().map(|x| x.version),
+        Some(2)
+    );
+    let rotated = Token::generate().hash();
+    let mut v3 = v2.clone();
+    v3.version = 3;
+    store
+        .write(&[Record::Snapshot {
+            session: v3,
+            token: Some(rotated),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_by_token(&t).await.unwrap(),
+        None,
+        "the replaced token is gone"
+    );
+    assert_eq!(
+        store.session_by_token(&rotated).await.unwrap().map(|x| x.version),
+        Some(3)
+    );
+}
+
+/// Page views move the counters and `last_seen_at` forward only.
+pub async fn page_views_advance_counters_and_never_rewind(store: Arc<dyn ColdStore>) {
+    let s = session(T0);
+    put(&store, &s).await;
+    let pv = |n: u64, at: Timestamp| Record::PageView {
+        event: Event::new(s.id, s.visitor_id, kinds::PAGE_VIEW, at).page("/p"),
+        page_views: n,
+    };
+    store
+        .write(&[pv(3, T0.plus_secs(30)), pv(2, T0.plus_secs(20))])
+        .await
+        .unwrap();
+    let got = store.session(&s.id).await.unwrap().unwrap();
+    assert_eq!((got.page_views, got.last_seen_at), (3, T0.plus_secs(30)));
+    // A snapshot taken earlier does not rewind them either.
+    let mut stale = s.clone();
+    stale.version = 1;
+    store
+        .write(&[Record::Snapshot {
+            session: stale,
+            token: None,
+        }])
+        .await
+        .unwrap();
+    let got = store.session(&s.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.page_views, got.last_seen_at, got.version),
+        (3, T0.plus_secs(30), 1)
+    );
+    assert_eq!(store.events(&s.id).await.unwrap().len(), 2);
+}
+
+/// Events come back oldest first with every field; the same event twice is stored once.
+pub async fn events_are_kept_in_order_and_written_once(store: Arc<dyn ColdStore>) {
+    let s = session(T0);
+    put(&store, &s).await;
+    let late = Event::new(s.id, s.visitor_id, kinds::ORDER_COMPLETED, T0.plus_secs(9))
+        .metadata(json!({"orderId": "o-1", "total": 12.5}));
+    let early = Event::new(s.id, s.visitor_id, kinds::ADD_TO_CART, T0.plus_secs(1))
+        .product("p-1")
+        .page("/api/storefront/cart/items");
+    store
+        .write(&[Record::Event(late.clone()), Record::Event(early.clone())])
+        .await
+        .unwrap();
+    store.write(&[Record::Event(late.clone())]).await.unwrap();
+    let events = store.events(&s.id).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].kind, "add_to_cart");
+    assert_eq!(events[0].product_id.as_deref(), Some("p-1"));
+    assert_eq!(events[0].page.as_deref(), Some("/api/storefront/cart/items"));
+    assert_eq!(events[1].metadata, Some(json!({"orderId": "o-1", "total": 12.5})));
+    assert_eq!(events[1].at, T0.plus_secs(9));
+    assert_eq!(events[1].id, late.id);
+    assert!(store.events(&session(T0).id).await.unwrap().is_empty());
+}
+
+/// After an end, no snapshot reopens the session or brings its token back.
+pub async fn an_ended_session_stays_ended(store: Arc<dyn ColdStore>) {
+    let s = session(T0);
+    let t = put(&store, &s).await;
+    store
+        .write(&[Record::End {
+            id: s.id,
+            at: T0.plus_secs(5),
+            reason: EndReason::Revoked,
+        }])
+        .await
+        .unwrap();
+    let mut newer = s.clone();
+    newer.version = 9;
+    store
+        .write(&[Record::Snapshot {
+            session: newer,
+            token: Some(t),
+        }])
+        .await
+        .unwrap();
+    let got = store.session(&s.id).await.unwrap().unwrap();
+    assert_eq!(got.ended_at, Some(T0.plus_secs(5)));
+    assert_eq!(store.session_by_token(&t).await.unwrap(), None);
+    // An end for a session never seen is harmless.
+    store
+        .write(&[Record::End {
+            id: session(T0).id,
+            at: T0,
+            reason: EndReason::Logout,
+        }])
+        .await
+        .unwrap();
+}
+
+/// Filters, newest first, and the cursor.
+pub async fn listing_filters_and_pages(store: Arc<dyn ColdStore>) {
+    let mut all = Vec::new();
+    for i in 0..5u64 {
+        let mut s = session(T0.plus_secs(i));
+        if i % 2 == 0 {
+            s.kind = SessionKind::Customer;
+            s.customer_id = Some("c-list".into());
+        }
+        if i == 4 {
+            s.converted = true;
+            s.order_id = Some("o-4".into());
+        }
+        put(&store, &s).await;
+        all.push(s);
+    }
+    store
+        .write(&[Record::End {
+            id: all[0].id,
+            at: T0.plus_secs(60),
+            reason: EndReason::Logout,
+        }])
+        .await
+        .unwrap();
+    let now = T0.plus_secs(120);
+    let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let q = |f: &dyn Fn(&mut SessionQuery)| {
+        let mut q = SessionQuery {
+            limit: 100,
+            now,
+            ..SessionQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let mine = ids(store
+        .sessions(&q(&|q| q.customer_id = Some("c-list".into())))
+        .await
+        .unwrap());
+    assert_eq!(mine, vec![all[4].id, all[2].id, all[0].id]);
+    let converted = ids(store.sessions(&q(&|q| q.converted = Some(true))).await.unwrap());
+    assert_eq!(converted, vec![all[4].id]);
+    let active = ids(store
+        .sessions(&q(&|q| {
+            q.active = Some(true);
+            q.customer_id = Some("c-list".into());
+        }))
+        .await
+        .unwrap());
+    assert_eq!(active, vec![all[4].id, all[2].id]);
+    let inactive = ids(store
+        .sessions(&q(&|q| {
+            q.active = Some(false);
+            q.customer_id = Some("c-list".into());
+        }))
+        .await
+        .unwrap());
+    assert_eq!(inactive, vec![all[0].id]);
+    let visitor = all[1].visitor_id;
+    let by_visitor = ids(store
+        .sessions(&q(&|q| q.visitor_id = Some(visitor)))
+        .await
+        .unwrap());
+    assert_eq!(by_visitor, vec![all[1].id]);
+    // Two pages of two, then the rest.
+    let first = ids(store
+        .sessions(&q(&|q| {
+            q.customer_id = Some("c-list".into());
+            q.limit = 2;
+        }))
+        .await
+        .unwrap());
+    assert_eq!(first, vec![all[4].id, all[2].id]);
+    let cursor = first[1];
+    let second = ids(store
+        .sessions(&q(&|q| {
+            q.customer_id = Some("c-list".into());
+            q.limit = 2;
+            q.before = Some(cursor);
+        }))
+        .await
+        .unwrap());
+    assert_eq!(second, vec![all[0].id]);
+    // After the idle timeout nobody is active.
+    let later = store
+        .sessions(&SessionQuery {
+            active: Some(true),
+            limit: 100,
+            now: T0.plus_secs(4000),
+            customer_id: Some("c-list".into()),
+            ..SessionQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(later.is_empty());
+}
+
+/// A customer's open sessions seen since the cut-off.
+pub async fn customer_sessions_are_the_open_ones(store: Arc<dyn ColdStore>) {
+    let mk = |at: Timestamp| {
+        let mut s = session(at);
+        s.kind = SessionKind::Customer;
+        s.customer_id = Some("c-open".into());
+        s
+    };
+    let (a, b, old) = (mk(T0.plus_secs(100)), mk(T0.plus_secs(200)), mk(T0));
+    for s in [&a, &b, &old] {
+        put(&store, s).await;
+    }
+    store
+        .write(&[Record::End {
+            id: b.id,
+            at: T0.plus_secs(300),
+            reason: EndReason::Revoked,
+        }])
+        .await
+        .unwrap();
+    let got = store.customer_sessions("c-open", T0.plus_secs(50)).await.unwrap();
+    assert_eq!(got.into_iter().map(|s| s.id).collect::<Vec<_>>(), vec![a.id]);
+}
+
+/// The closing job ends expired sessions at the moment they expired.
+pub async fn expired_sessions_are_closed(store: Arc<dyn ColdStore>) {
+    let idle = session(T0);
+    let mut long = session(T0);
+    long.last_seen_at = T0.plus_secs(7000);
+    let fresh = session(T0.plus_secs(7000));
+    for s in [&idle, &long, &fresh] {
+        put(&store, s).await;
+    }
+    let n = store.close_expired(T0.plus_secs(7300), &policy()).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        store.session(&idle.id).await.unwrap().unwrap().ended_at,
+        Some(T0.plus_secs(1800))
+    );
+    assert_eq!(
+        store.session(&long.id).await.unwrap().unwrap().ended_at,
+        Some(T0.plus_secs(7200))
+    );
+    assert_eq!(store.session(&fresh.id).await.unwrap().unwrap().ended_at, None);
+    assert_eq!(
+        store.close_expired(T0.plus_secs(7300), &policy()).await.unwrap(),
+        0
+    );
+    assert_eq!(store.stats().await.unwrap().open_sessions, 1);
+}
+
+/// A batch written twice (a retry after an unclear failure) counts once.
+pub async fn batches_are_idempotent(store: Arc<dyn ColdStore>) {
+    let s = session(T0);
+    let batch = vec![
+        Record::Snapshot {
+            session: s.clone(),
+            token: Some(Token::generate().hash()),
+        },
+        Record::Event(Event::new(s.id, s.visitor_id, kinds::SESSION_START, T0)),
+        Record::PageView {
+            event: Event::new(s.id, s.visitor_id, kinds::PAGE_VIEW, T0).page("/"),
+            page_views: 1,
+        },
+    ];
+    store.write(&batch).await.unwrap();
+    let once = store.stats().await.unwrap();
+    store.write(&batch).await.unwrap();
+    assert_eq!(store.stats().await.unwrap(), once);
+    assert_eq!((once.sessions, once.events), (1, 2));
+    store.ping().await.unwrap();
+}

@@ -1,0 +1,122 @@
+//! The request context: what a request says about who sent it and from where.
+//!
+//! Built from plain strings so that it knows no HTTP library; the axum layer
+//! fills [`RequestInfo`] from the request's headers.
+
+mod agent;
+mod attribution;
+mod ip;
+
+use std::net::IpAddr;
+
+pub use agent::{Agent, AgentParser, DeviceClass};
+pub use attribution::{Utm, landing_page, referrer, utm};
+pub use ip::{anonymize, client_ip};
+
+use crate::session::Attributes;
+
+/// The raw facts of one request, as the transport saw them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestInfo<'a> {
+    /// The TCP peer's address.
+    pub peer: Option<IpAddr>,
+    /// `X-Forwarded-For`, if any.
+    pub forwarded_for: Option<&'a str>,
+    /// `X-Real-IP`, if any.
+    pub real_ip: Option<&'a str>,
+    /// Whether the proxy headers (and CDN country header) may be believed.
+    pub trust_proxy: bool,
+    /// `User-Agent`.
+    pub user_agent: Option<&'a str>,
+    /// `Referer`.
+    pub referer: Option<&'a str>,
+    /// The request's path.
+    pub path: &'a str,
+    /// The request's query string, without `?`.
+    pub query: Option<&'a str>,
+    /// `CF-IPCountry`, if any.
+    pub country: Option<&'a str>,
+}
+
+impl RequestInfo<'_> {
+    /// Whether the user agent belongs to a crawler or a headless browser.
+    pub fn is_bot(&self, parser: &AgentParser) -> bool {
+        self.user_agent.is_some_and(|ua| parser.is_bot(ua))
+    }
+
+    /// The attributes a session starting with this request records: the
+    /// anonymised address, the parsed user agent, and the attribution.
+    pub fn attributes(&self, parser: &AgentParser) -> Attributes {
+        let ip = client_ip(self.peer, self.forwarded_for, self.real_ip, self.trust_proxy);
+        let agent = self.user_agent.map(|ua| parser.parse(ua)).unwrap_or_default();
+        let utm = self.query.map(utm).unwrap_or_default();
+        let country = if self.trust_proxy {
+            self.country
+                .map(str::trim)
+                .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+                .filter(|c| !c.eq_ignore_ascii_case("XX"))
+                .map(str::to_ascii_uppercase)
+        } else {
+            None
+        };
+        Attributes {
+            ip_address: ip.map(|ip| anonymize(ip).to_string()),
+            device: Some(agent.device.as_str().to_owned()),
+            browser: Some(agent.browser),
+            os: Some(agent.os),
+            country,
+            city: None,
+            landing_page: Some(landing_page(self.path, self.query)),
+            referrer: self.referer.and_then(referrer),
+            utm_source: utm.source,
+            utm_medium: utm.medium,
+            utm_campaign: utm.campaign,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_of_a_first_request() {
+        let parser = AgentParser::shared();
+        let info = RequestInfo {
+            peer: Some("203.0.113.77".parse().unwrap()),
+            user_agent: Some(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+            ),
+            referer: Some("https://www.google.com/search?q=shoes"),
+            path: "/api/storefront/products",
+            query: Some("utm_source=news&utm_medium=email"),
+            country: Some("DE"),
+            ..RequestInfo::default()
+        };
+        let a = info.attributes(parser);
+        assert_eq!(a.ip_address.as_deref(), Some("203.0.113.0"));
+        assert_eq!(a.device.as_deref(), Some("desktop"));
+        assert_eq!(a.browser.as_deref(), Some("Chrome"));
+        assert_eq!(a.os.as_deref(), Some("Windows"));
+        assert_eq!(
+            a.landing_page.as_deref(),
+            Some("/api/storefront/products?utm_source=news&utm_medium=email")
+        );
+        assert_eq!(
+            a.referrer.as_deref(),
+            Some("https://www.google.com/search?q=shoes")
+        );
+        assert_eq!(a.utm_source.as_deref(), Some("news"));
+        assert_eq!(a.utm_medium.as_deref(), Some("email"));
+        assert_eq!(a.utm_campaign, None);
+        assert_eq!(
+            a.country, None,
+            "the CDN header is believed only behind a trusted proxy"
+        );
+        let trusted = RequestInfo {
+            trust_proxy: true,
+            ..info
+        };
+        assert_eq!(trusted.attributes(parser).country.as_deref(), Some("DE"));
+    }
+}

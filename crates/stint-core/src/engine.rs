@@ -1,0 +1,377 @@
+//! The engine: every operation on a session, over a hot store, a cold store
+//! and the writer that feeds the cold store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, kinds};
+use crate::id::{SessionId, VisitorId};
+use crate::policy::Policy;
+use crate::session::{Attributes, Session};
+use crate::store::{
+    ColdStore, DataOp, EndReason, HotStore, Lookup, Modify, Realtime, Record, SessionQuery, Sink, Touch,
+    Update,
+};
+use crate::time::{Clock, Timestamp};
+use crate::token::Token;
+
+/// A session found by its token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resumed {
+    /// The session, this request counted.
+    pub session: Session,
+    /// The token was replaced at a login moments ago: the session is shown as
+    /// anonymous and the new token must not be handed out.
+    pub superseded: bool,
+}
+
+/// The session engine. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    hot: Arc<dyn HotStore>,
+    cold: Arc<dyn ColdStore>,
+    sink: Arc<dyn Sink>,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over the given stores. `sink` is where cold-store records go
+    /// (normally a batching writer over `cold`).
+    pub fn new(
+        hot: Arc<dyn HotStore>,
+        cold: Arc<dyn ColdStore>,
+        sink: Arc<dyn Sink>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                hot,
+                cold,
+                sink,
+                clock,
+                policy,
+            }),
+        }
+    }
+
+    /// The rules sessions live by.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The current time, by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The hot store.
+    pub fn hot(&self) -> &Arc<dyn HotStore> {
+        &self.inner.hot
+    }
+
+    /// The cold store.
+    pub fn cold(&self) -> &Arc<dyn ColdStore> {
+        &self.inner.cold
+    }
+
+    /// Finds the session of `token` and counts the request: a page view of
+    /// `page` when given. A token the hot store does not know is looked up
+    /// once in the cold store (the hot tier may have lost a live session to a
+    /// restart or an eviction) and re-cached. `None`: no live session.
+    pub async fn resume(&self, token: &Token, page: Option<&str>) -> Result<Option<Resumed>> {
+        let i = &*self.inner;
+        let hash = token.hash();
+        let touch = Touch {
+            now: i.clock.now(),
+            page_view: page.is_some(),
+            policy: i.policy,
+        };
+        let mut lookup = i.hot.resume(&hash, &touch).await?;
+        if lookup == Lookup::Missing {
+            match i.cold.session_by_token(&hash).await? {
+                Some(s) if s.is_live(&i.policy, touch.now) => {
+                    i.hot.insert(&s, &hash, &i.policy).await?;
+                    lookup = i.hot.resume(&hash, &touch).await?;
+                }
+                _ => return Ok(None),
+            }
+        }
+        let (session, superseded) = match lookup {
+            Lookup::Current(s) => (s, false),
+            Lookup::Superseded(s) => (s, true),
+            Lookup::Missing => return Ok(None),
+        };
+        if let Some(page) = page {
+            let event = Event::new(session.id, session.visitor_id, kinds::PAGE_VIEW, touch.now).page(page);
+            i.sink
+                .send(Record::PageView {
+                    event,
+                    page_views: session.page_views,
+                })
+                .await?;
+        }
+        Ok(Some(Resumed { session, superseded }))
+    }
+
+    /// Starts a session for `visitor_id`, counting this request as its first
+    /// page view when `page` is given.
+    pub async fn create(
+        &self,
+        visitor_id: VisitorId,
+        attributes: Attributes,
+        page: Option<&str>,
+    ) -> Result<(Session, Token)> {
+        let i = &*self.inner;
+        let session = self.ephemeral(visitor_id, attributes, page.is_some());
+        let token = Token::generate();
+        let hash = token.hash();
+        i.hot.insert(&session, &hash, &i.policy).await?;
+        let at = session.started_at;
+        i.sink
+            .send(Record::Snapshot {
+                session: session.clone(),
+                token: Some(hash),
+            })
+            .await?;
+        i.sink
+            .send(Record::Event(Event::new(
+                session.id,
+                visitor_id,
+                kinds::SESSION_START,
+                at,
+            )))
+            .await?;
+        if let Some(page) = page {
+            let event = Event::new(session.id, visitor_id, kinds::PAGE_VIEW, at).page(page);
+            i.sink.send(Record::PageView { event, page_views: 1 }).await?;
+        }
+        Ok((session, token))
+    }
+
+    /// A session that is stored nowhere and counted nowhere: what a bot, or a
+    /// client over its creation limit, gets.
+    pub fn ephemeral(&self, visitor_id: VisitorId, attributes: Attributes, page_view: bool) -> Session {
+        let mut session = Session::new(visitor_id, attributes, self.now());
+        session.page_views = u64::from(page_view);
+        session
+    }
+
+    /// Signs `customer_id` in to the session: same session id, type
+    /// `CUSTOMER`, a fresh token (returned). The old token finds the session
+    /// as an anonymous one for the grace window, then nothing.
+    pub async fn login(&self, id: &SessionId, customer_id: &str) -> Result<(Session, Token)> {
+        let i = &*self.inner;
+        let now = i.clock.now();
+        let token = Token::generate();
+        let update = Update {
+            customer_id: Some(customer_id.to_owned()),
+            new_token: Some((token.hash(), now.plus_secs(i.policy.rotation_grace_secs))),
+            ..Update::default()
+        };
+        let session = i.hot.update(id, &update).await?.ok_or(Error::SessionNotFound)?;
+        let event = Event::new(session.id, session.visitor_id, kinds::CUSTOMER_LOGIN, now)
+            .metadata(json!({ "customerId": customer_id }));
+        i.sink
+            .send(Record::Snapshot {
+                session: session.clone(),
+                token: Some(token.hash()),
+            })
+            .await?;
+        i.sink.send(Record::Event(event)).await?;
+        Ok((session, token))
+    }
+
+    /// Signs out: the session ends (its token stops working everywhere at
+    /// once) and its history is kept. Returns the ended session, if it was live.
+    pub async fn logout(&self, id: &SessionId) -> Result<Option<Session>> {
+        self.end(id, EndReason::Logout).await
+    }
+
+    /// Revokes a session (an administrator, the customer, a password change):
+    /// like a logout. Returns whether a live session was ended.
+    pub async fn revoke(&self, id: &SessionId) -> Result<bool> {
+        Ok(self.end(id, EndReason::Revoked).await?.is_some())
+    }
+
+    async fn end(&self, id: &SessionId, reason: EndReason) -> Result<Option<Session>> {
+        let i = &*self.inner;
+        let now = i.clock.now();
+        let removed = i.hot.remove(id).await?;
+        let session = match removed {
+            Some(s) => Some(s),
+            // Not in the hot tier (a restart): it may still be open in the cold store.
+            None => i.cold.session(id).await?.filter(|s| s.is_live(&i.policy, now)),
+        };
+        let Some(mut session) = session else {
+            return Ok(None);
+        };
+        if reason == EndReason::Logout {
+            let event = Event::new(session.id, session.visitor_id, kinds::CUSTOMER_LOGOUT, now);
+            i.sink.send(Record::Event(event)).await?;
+        }
+        // Waits for the commit: until the end is durable, a read-through could
+        // bring the token back.
+        i.sink
+            .commit(Record::End {
+                id: *id,
+                at: now,
+                reason,
+            })
+            .await?;
+        session.ended_at = Some(now);
+        Ok(Some(session))
+    }
+
+    /// Marks the session converted by `order_id` and records
+    /// `order_completed` with `metadata` (the order's total, items, …).
+    pub async fn convert(
+        &self,
+        id: &SessionId,
+        order_id: &str,
+        metadata: serde_json::Value,
+    ) -> Result<Session> {
+        let update = Update {
+            order_id: Some(order_id.to_owned()),
+            ..Update::default()
+        };
+        let session = self.apply(id, &update).await?.ok_or(Error::SessionNotFound)?;
+        let event =
+            Event::new(session.id, session.visitor_id, kinds::ORDER_COMPLETED, self.now()).metadata(metadata);
+        self.inner.sink.send(Record::Event(event)).await?;
+        Ok(session)
+    }
+
+    /// Saves data changes (key by key; other keys changed in parallel survive).
+    pub async fn save(&self, id: &SessionId, ops: Vec<DataOp>) -> Result<Option<Session>> {
+        let update = Update {
+            data: ops,
+            ..Update::default()
+        };
+        self.apply(id, &update).await
+    }
+
+    /// Read-modify-write of one data key, atomic against parallel requests.
+    pub async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
+        let session = self.inner.hot.modify(id, key, f).await?;
+        if let Some(s) = &session {
+            self.snapshot(s).await?;
+        }
+        Ok(session)
+    }
+
+    async fn apply(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
+        let session = self.inner.hot.update(id, update).await?;
+        if let Some(s) = &session {
+            self.snapshot(s).await?;
+        }
+        Ok(session)
+    }
+
+    async fn snapshot(&self, session: &Session) -> Result<()> {
+        self.inner
+            .sink
+            .send(Record::Snapshot {
+                session: session.clone(),
+                token: None,
+            })
+            .await
+    }
+
+    /// Records an event of the application's own.
+    pub async fn track(&self, event: Event) -> Result<()> {
+        self.inner.sink.send(Record::Event(event)).await
+    }
+
+    /// The session `id`: live from the hot store, else from history.
+    pub async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+        if let Some(s) = self.inner.hot.get(id).await? {
+            return Ok(Some(s));
+        }
+        self.inner.cold.session(id).await
+    }
+
+    /// Sessions matching `query`, newest first, live ones as the hot store
+    /// has them now.
+    pub async fn list(&self, mut query: SessionQuery) -> Result<Vec<Session>> {
+        query.now = self.now();
+        let mut sessions = self.inner.cold.sessions(&query).await?;
+        for s in &mut sessions {
+            if s.ended_at.is_none()
+                && let Some(live) = self.inner.hot.get(&s.id).await?
+            {
+                *s = live;
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// The events of a session, oldest first.
+    pub async fn events(&self, id: &SessionId) -> Result<Vec<Event>> {
+        self.inner.cold.events(id).await
+    }
+
+    /// A customer's live sessions, most recently seen first: those in the hot
+    /// store, and those only the cold store still knows (after a restart).
+    pub async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>> {
+        let i = &*self.inner;
+        let now = i.clock.now();
+        let mut by_id: HashMap<SessionId, Session> = HashMap::new();
+        let since =
+            Timestamp(now.0 - i64::try_from(i.policy.idle_timeout_secs).unwrap_or(i64::MAX / 2000) * 1000);
+        for s in i.cold.customer_sessions(customer_id, since).await? {
+            if s.is_live(&i.policy, now) {
+                by_id.insert(s.id, s);
+            }
+        }
+        for s in i.hot.customer_sessions(customer_id).await? {
+            by_id.insert(s.id, s);
+        }
+        let mut out: Vec<Session> = by_id.into_values().collect();
+        out.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(b.id.cmp(&a.id)));
+        Ok(out)
+    }
+
+    /// Revokes every live session of a customer except `keep`; returns how many.
+    pub async fn revoke_customer(&self, customer_id: &str, keep: Option<&SessionId>) -> Result<u64> {
+        let mut n = 0;
+        for s in self.customer_sessions(customer_id).await? {
+            if Some(&s.id) != keep && self.revoke(&s.id).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Real-time figures over the active window.
+    pub async fn realtime(&self) -> Result<Realtime> {
+        let since = Timestamp(
+            self.now().0 - i64::try_from(self.inner.policy.active_window_secs).unwrap_or(300) * 1000,
+        );
+        self.inner.hot.realtime(since).await
+    }
+
+    /// Ends, in the cold store, the sessions that expired; returns how many.
+    pub async fn close_expired(&self) -> Result<u64> {
+        self.inner
+            .cold
+            .close_expired(self.now(), &self.inner.policy)
+            .await
+    }
+}

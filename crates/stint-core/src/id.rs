@@ -1,0 +1,107 @@
+//! Identifiers: the session id (the journey) and the visitor id (the person's browser).
+//!
+//! Both are UUIDs. Session ids are version 7, so they sort by creation time and
+//! make a natural cursor for listings; visitor ids are version 4, as they are
+//! shown to pages (the `visitor_id` cookie is readable by scripts) and should
+//! not reveal when the visitor first came.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $new:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh id.
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                Self($new)
+            }
+
+            /// The id as a UUID.
+            pub fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+
+            /// Wraps an existing UUID.
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            /// Accepts the hyphenated form only, as the service prints it.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                if s.len() != 36 {
+                    return Err(InvalidId);
+                }
+                Uuid::try_parse(s).map(Self).map_err(|_| InvalidId)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Names one session (one journey) for its whole life; never changes, not even at login.
+    SessionId,
+    Uuid::now_v7()
+);
+
+uuid_id!(
+    /// Names one visitor (one browser) across sessions.
+    VisitorId,
+    Uuid::new_v4()
+);
+
+/// A string was not a valid id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid id: expected a UUID such as 0190f1d2-5b7e-7c3a-9d1e-2a3b4c5d6e7f")]
+pub struct InvalidId;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = SessionId::new();
+        assert_eq!(id.to_string().parse::<SessionId>(), Ok(id));
+        let v = VisitorId::new();
+        assert_eq!(v.to_string().parse::<VisitorId>(), Ok(v));
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        for bad in [
+            "",
+            "x",
+            "0190f1d25b7e7c3a9d1e2a3b4c5d6e7f",
+            "../etc/passwd",
+            "{0190f1d2-5b7e-7c3a-9d1e-2a3b4c5d6e7f}",
+        ] {
+            assert_eq!(bad.parse::<SessionId>(), Err(InvalidId), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_ids_sort_by_creation() {
+        let a = SessionId::new();
+        let b = SessionId::new();
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,281 @@
+//! The two stores behind the engine, as traits.
+//!
+//! - [`HotStore`] keeps the live sessions, keyed by the hash of their token,
+//!   and is asked once per request. Every operation is one atomic step, so
+//!   that parallel requests on one session lose no page view and no write.
+//! - [`ColdStore`] keeps history: every session, its events, its end. It is
+//!   written in batches of [`Record`]s by a writer off the request path, and
+//!   read by the admin API, the read-through of sessions the hot tier lost, and
+//!   the background jobs.
+//!
+//! A new store implements the trait and passes the conformance suite in the
+//! `stint-conformance` crate.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::event::Event;
+use crate::id::{SessionId, VisitorId};
+use crate::policy::Policy;
+use crate::session::Session;
+use crate::time::Timestamp;
+use crate::token::TokenHash;
+
+/// The hot path's instructions for [`HotStore::resume`].
+#[derive(Clone, Copy, Debug)]
+pub struct Touch {
+    /// The time of the request.
+    pub now: Timestamp,
+    /// Whether the request counts as a page view.
+    pub page_view: bool,
+    /// Idle timeout and lifetime.
+    pub policy: Policy,
+}
+
+/// What a token found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lookup {
+    /// The token is the session's current one; the session was touched.
+    Current(Session),
+    /// The token was replaced at a login within the grace window. The session,
+    /// shown as anonymous, was touched like any other; the caller must not
+    /// hand out the new token or act with the customer's rights.
+    Superseded(Session),
+    /// No live session answers to this token.
+    Missing,
+}
+
+/// One change to a session's application data.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataOp {
+    /// Sets a key.
+    Set(String, Value),
+    /// Removes a key.
+    Remove(String),
+}
+
+/// A set of changes applied to a session in one atomic step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Update {
+    /// Signs a customer in: the session becomes a customer session.
+    pub customer_id: Option<String>,
+    /// Marks the session converted by this order.
+    pub order_id: Option<String>,
+    /// Replaces the token; the old one keeps finding the session (as anonymous)
+    /// until the given time.
+    pub new_token: Option<(TokenHash, Timestamp)>,
+    /// Data changes, in order.
+    pub data: Vec<DataOp>,
+}
+
+impl Update {
+    /// Whether the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.customer_id.is_none()
+            && self.order_id.is_none()
+            && self.new_token.is_none()
+            && self.data.is_empty()
+    }
+}
+
+/// A read-modify-write of one data key, run by the store against the newest
+/// value, atomically (a store may run it more than once, so it must be pure).
+/// It gets the current value (if any) and returns the new one, or a refusal.
+pub type Modify<'a> = dyn Fn(Option<&Value>) -> std::result::Result<Value, String> + Send + Sync + 'a;
+
+/// Live figures of the hot store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Realtime {
+    /// Distinct visitors seen since the cut-off.
+    pub active_visitors: u64,
+    /// Sessions seen since the cut-off.
+    pub active_sessions: u64,
+    /// Distinct customers seen since the cut-off.
+    pub active_customers: u64,
+}
+
+/// The store of live sessions.
+#[async_trait]
+pub trait HotStore: Send + Sync + 'static {
+    /// Stores a session under the hash of its token. Replaces a session of the
+    /// same id (the read-through re-caches this way).
+    async fn insert(&self, session: &Session, token: &TokenHash, policy: &Policy) -> Result<()>;
+
+    /// The hot path, in one atomic step: finds the session of `token`, checks
+    /// idle and absolute expiry (an expired session is dropped and reported
+    /// [`Lookup::Missing`]), slides the idle timeout, counts the page view,
+    /// and returns the session as it is now.
+    async fn resume(&self, token: &TokenHash, touch: &Touch) -> Result<Lookup>;
+
+    /// The live session `id`, untouched.
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>>;
+
+    /// Applies `update` atomically and bumps the version; `None` if the session
+    /// is not live. Data changes touch only their keys: a parallel writer's
+    /// other keys survive.
+    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>>;
+
+    /// Runs `f` on the value of `key` and stores its result, atomically;
+    /// returns the session after the change, or `None` if it is not live.
+    /// A refusal by `f` is [`crate::Error::InvalidData`] and changes nothing.
+    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>>;
+
+    /// Removes the session and every token of it; returns it if it was live.
+    async fn remove(&self, id: &SessionId) -> Result<Option<Session>>;
+
+    /// The live sessions of a customer.
+    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>>;
+
+    /// Counts of what was seen since `since`.
+    async fn realtime(&self, since: Timestamp) -> Result<Realtime>;
+
+    /// Number of live sessions held.
+    async fn count(&self) -> Result<u64>;
+
+    /// Answers if the store is reachable.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The customer signed out.
+    Logout,
+    /// An administrator, the customer or a password change revoked it.
+    Revoked,
+    /// Idle timeout or absolute lifetime.
+    Expired,
+}
+
+impl EndReason {
+    /// `logout`, `revoked` or `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// One write to the cold store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// The session as it is now, under its current token. Newer versions win;
+    /// an ended session stays ended.
+    Snapshot {
+        /// The session.
+        session: Session,
+        /// Its current token's hash when it is new (creation, login); `None`
+        /// keeps the one stored.
+        token: Option<TokenHash>,
+    },
+    /// A page view: the event, and the session's count after it.
+    PageView {
+        /// The `page_view` event.
+        event: Event,
+        /// The session's page views, this one included.
+        page_views: u64,
+    },
+    /// Any other event.
+    Event(Event),
+    /// The session ended; its token no longer works.
+    End {
+        /// The session.
+        id: SessionId,
+        /// When.
+        at: Timestamp,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+impl Record {
+    /// The session the record is about.
+    pub fn session_id(&self) -> SessionId {
+        match self {
+            Self::Snapshot { session, .. } => session.id,
+            Self::PageView { event, .. } | Self::Event(event) => event.session_id,
+            Self::End { id, .. } => *id,
+        }
+    }
+}
+
+/// A page of the admin's session listing.
+#[derive(Clone, Debug, Default)]
+pub struct SessionQuery {
+    /// `Some(true)`: only live sessions; `Some(false)`: only ended or expired ones.
+    pub active: Option<bool>,
+    /// Only this customer's.
+    pub customer_id: Option<String>,
+    /// Only this visitor's.
+    pub visitor_id: Option<VisitorId>,
+    /// Only converted (or not converted) sessions.
+    pub converted: Option<bool>,
+    /// At most this many.
+    pub limit: u32,
+    /// Only sessions older than this one (the cursor).
+    pub before: Option<SessionId>,
+    /// The time "live" is judged at.
+    pub now: Timestamp,
+}
+
+/// Counts of the cold store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ColdStats {
+    /// Sessions recorded.
+    pub sessions: u64,
+    /// Sessions not ended.
+    pub open_sessions: u64,
+    /// Events recorded.
+    pub events: u64,
+}
+
+/// The durable store of history.
+#[async_trait]
+pub trait ColdStore: Send + Sync + 'static {
+    /// Writes a batch in one transaction. Idempotent: writing the same batch
+    /// twice leaves the store as writing it once.
+    async fn write(&self, batch: &[Record]) -> Result<()>;
+
+    /// The session whose current token is `token`, if it has not ended.
+    /// (Expiry is the caller's to judge.)
+    async fn session_by_token(&self, token: &TokenHash) -> Result<Option<Session>>;
+
+    /// The session `id`, live or ended.
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>>;
+
+    /// Sessions matching `query`, newest first.
+    async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>>;
+
+    /// The events of a session, oldest first.
+    async fn events(&self, id: &SessionId) -> Result<Vec<Event>>;
+
+    /// A customer's sessions that have not ended and were seen since `since`.
+    async fn customer_sessions(&self, customer_id: &str, since: Timestamp) -> Result<Vec<Session>>;
+
+    /// Ends the sessions that expired by `now` (idle timeout or lifetime):
+    /// `ended_at` is the moment each expired. Returns how many.
+    async fn close_expired(&self, now: Timestamp, policy: &Policy) -> Result<u64>;
+
+    /// Counts.
+    async fn stats(&self) -> Result<ColdStats>;
+
+    /// Answers if the store is reachable.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Where the engine sends cold-store records: a batching writer in production.
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Queues a record. Waits for room when the queue is full (backpressure),
+    /// never drops; fails only once the writer has stopped.
+    async fn send(&self, record: Record) -> Result<()>;
+
+    /// Queues a record and waits until it, and everything queued before it,
+    /// is committed to the cold store.
+    async fn commit(&self, record: Record) -> Result<()>;
+}

@@ -311,6 +311,7 @@ impl Engine {
     /// has them now.
     pub async fn list(&self, mut query: SessionQuery) -> Result<Vec<Session>> {
         query.now = self.now();
+        query.policy = self.inner.policy;
         let mut sessions = self.inner.cold.sessions(&query).await?;
         for s in &mut sessions {
             if s.ended_at.is_none()

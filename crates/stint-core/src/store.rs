@@ -220,6 +220,8 @@ pub struct SessionQuery {
     pub before: Option<SessionId>,
     /// The time "live" is judged at.
     pub now: Timestamp,
+    /// The timeouts "live" is judged by.
+    pub policy: Policy,
 }
 
 /// Counts of the cold store.

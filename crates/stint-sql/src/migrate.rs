@@ -1,0 +1,42 @@
+//! Migrations: plain SQL files per backend, compiled into the binary and
+//! applied in order, each in its own transaction.
+
+use std::borrow::Cow;
+
+use sqlx::SqlitePool;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+use crate::StoreError;
+
+/// The SQLite migrations, oldest first.
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+)];
+
+fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations = files
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                AssertSqlSafe(*sql).into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// Applies the pending SQLite migrations. A migration that fails is rolled
+/// back and stops here with its version named.
+pub async fn sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+    migrator(SQLITE)
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Migrate(e.to_string()))
+}

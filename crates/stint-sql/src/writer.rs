@@ -1,0 +1,196 @@
+//! The batching writer: records leave the request path through a bounded
+//! queue and reach the cold store in group commits.
+//!
+//! One task drains the queue: it takes everything waiting (up to a batch
+//! size), writes it in one transaction, and goes back for more. Under load
+//! batches grow by themselves; when idle, a record is written at once. A full
+//! queue makes senders wait (backpressure), it never drops. A failed write is
+//! retried with backoff; the batch is kept until it lands.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use stint_core::store::{ColdStore, Record, Sink};
+use stint_core::{Error, Result};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Writer settings.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// Records the queue holds before senders wait.
+    pub queue: usize,
+    /// Most records written in one transaction.
+    pub batch: usize,
+    /// Longest pause between retries of a failed batch.
+    pub max_backoff: Duration,
+    /// How many times a batch is retried at shutdown before it is given up
+    /// (and counted as lost) so that the process can end.
+    pub shutdown_retries: u32,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            queue: 65_536,
+            batch: 2_048,
+            max_backoff: Duration::from_secs(5),
+            shutdown_retries: 5,
+        }
+    }
+}
+
+enum Msg {
+    Record(Record),
+    Commit(Record, oneshot::Sender<()>),
+    Flush(oneshot::Sender<()>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// The sending side: give it to the engine as its [`Sink`].
+#[derive(Clone, Debug)]
+pub struct Writer {
+    tx: mpsc::Sender<Msg>,
+}
+
+/// The running writer task; [`WriterTask::shutdown`] drains it.
+#[derive(Debug)]
+pub struct WriterTask {
+    tx: mpsc::Sender<Msg>,
+    join: JoinHandle<()>,
+}
+
+impl Writer {
+    /// Starts the writer on the current tokio runtime.
+    pub fn spawn(store: Arc<dyn ColdStore>, config: WriterConfig) -> (Writer, WriterTask) {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let join = tokio::spawn(run(store, rx, config));
+        (Writer { tx: tx.clone() }, WriterTask { tx, join })
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(done))
+            .await
+            .map_err(|_| Error::WriterClosed)?;
+        wait.await.map_err(|_| Error::WriterClosed)
+    }
+
+    /// Records waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+impl WriterTask {
+    /// Writes everything queued, then stops the task. Records sent afterwards
+    /// are refused with [`Error::WriterClosed`].
+    pub async fn shutdown(self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Stop(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        let _ = self.join.await;
+    }
+}
+
+#[async_trait]
+impl Sink for Writer {
+    async fn send(&self, record: Record) -> Result<()> {
+        metrics::counter!("stint_records_queued_total").increment(1);
+        self.tx
+            .send(Msg::Record(record))
+            .await
+            .map_err(|_| Error::WriterClosed)
+    }
+
+    async fn commit(&self, record: Record) -> Result<()> {
+        metrics::counter!("stint_records_queued_total").increment(1);
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Commit(record, done))
+            .await
+            .map_err(|_| Error::WriterClosed)?;
+        wait.await.map_err(|_| Error::WriterClosed)
+    }
+}
+
+async fn run(store: Arc<dyn ColdStore>, mut rx: mpsc::Receiver<Msg>, config: WriterConfig) {
+    let mut batch: Vec<Record> = Vec::with_capacity(config.batch);
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut stop: Option<oneshot::Sender<()>> = None;
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Record(r) => batch.push(r),
+                Msg::Commit(r, done) => {
+                    batch.push(r);
+                    waiters.push(done);
+                }
+                Msg::Flush(done) => waiters.push(done),
+                Msg::Stop(done) => {
+                    stop = Some(done);
+                    rx.close();
+                }
+            }
+            if batch.len() < config.batch {
+                next = rx.try_recv().ok();
+            }
+        }
+        let retries = if stop.is_some() {
+            Some(config.shutdown_retries)
+        } else {
+            None
+        };
+        write(&*store, &batch, config.max_backoff, retries).await;
+        batch.clear();
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+        if let Some(done) = stop.take() {
+            // Drain what raced in before the close.
+            while let Ok(msg) = rx.try_recv() {
+                match msg {
+                    Msg::Record(r) | Msg::Commit(r, _) => batch.push(r),
+                    Msg::Flush(_) | Msg::Stop(_) => {}
+                }
+            }
+            write(&*store, &batch, config.max_backoff, Some(config.shutdown_retries)).await;
+            let _ = done.send(());
+            break;
+        }
+    }
+}
+
+async fn write(store: &dyn ColdStore, batch: &[Record], max_backoff: Duration, retries: Option<u32>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut backoff = Duration::from_millis(50);
+    let mut attempt = 0u32;
+    loop {
+        match store.write(batch).await {
+            Ok(()) => {
+                metrics::counter!("stint_records_written_total").increment(batch.len() as u64);
+                metrics::counter!("stint_writer_batches_total").increment(1);
+                return;
+            }
+            Err(e) => {
+                attempt += 1;
+                metrics::counter!("stint_writer_failures_total").increment(1);
+                if retries.is_some_and(|max| attempt > max) {
+                    metrics::counter!("stint_records_lost_total").increment(batch.len() as u64);
+                    tracing::error!(error = %e, records = batch.len(), "cold store write failed at shutdown; records lost");
+                    return;
+                }
+                tracing::warn!(error = %e, records = batch.len(), attempt, "cold store write failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(max_backoff);
+            }
+        }
+    }
+}

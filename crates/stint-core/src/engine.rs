@@ -173,6 +173,29 @@ impl Engine {
         session
     }
 
+    /// Stores a session that was handed out without being stored (see
+    /// [`Engine::ephemeral`]) and returns its token: a bot or a client over its
+    /// creation limit that signs in or orders is worth keeping.
+    pub async fn adopt(&self, session: &Session) -> Result<Token> {
+        let i = &*self.inner;
+        let token = Token::generate();
+        i.hot.insert(session, &token.hash(), &i.policy).await?;
+        i.sink
+            .send(Record::Snapshot {
+                session: session.clone(),
+                token: Some(token.hash()),
+            })
+            .await?;
+        let start = Event::new(
+            session.id,
+            session.visitor_id,
+            kinds::SESSION_START,
+            session.started_at,
+        );
+        i.sink.send(Record::Event(start)).await?;
+        Ok(token)
+    }
+
     /// Signs `customer_id` in to the session: same session id, type
     /// `CUSTOMER`, a fresh token (returned). The old token finds the session
     /// as an anonymous one for the grace window, then nothing.

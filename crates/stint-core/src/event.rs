@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(v["type"], "add_to_cart");
         assert_eq!(v["productId"], "p-1");
         assert_eq!(v["metadata"]["quantity"], 2);
-        assert_eq!(v["at"], "1970-01-01T00:00:00Z");
+        assert_eq!(v["at"], "1970-01-01T00:00:00.000Z");
         assert_eq!(v.as_object().unwrap().len(), 5);
     }
 }

@@ -1,0 +1,303 @@
+//! The tower layer: finds or starts the session before the handler, saves
+//! and sets cookies after it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, OriginalUri};
+use axum::response::Response;
+use cookie::{Cookie, SameSite};
+use futures_util::future::BoxFuture;
+use http::header::{COOKIE, REFERER, SET_COOKIE, USER_AGENT};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Request};
+use stint_core::context::{AgentParser, RequestInfo, client_ip};
+use stint_core::{Engine, VisitorId};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::config::SessionConfig;
+use crate::limit::CreateLimit;
+use crate::session::{CookieAction, Session, State};
+
+/// The session layer. Put it in front of the routes that have sessions.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use stint_axum::{CookieKeys, Session, SessionConfig, SessionLayer};
+/// # fn engine() -> stint_core::Engine { unimplemented!() }
+///
+/// async fn whoami(session: Session) -> String {
+///     session.id().to_string()
+/// }
+///
+/// # fn app() {
+/// let keys = CookieKeys::new(["a secret of at least thirty-two bytes"]).unwrap();
+/// let app: Router = Router::new()
+///     .route("/whoami", get(whoami))
+///     .layer(SessionLayer::new(engine(), SessionConfig::new(keys)));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    engine: Engine,
+    config: SessionConfig,
+    limit: Option<CreateLimit>,
+    agents: &'static AgentParser,
+}
+
+impl SessionLayer {
+    /// A layer over `engine` with `config`.
+    pub fn new(engine: Engine, config: SessionConfig) -> Self {
+        let limit = CreateLimit::new(config.create_limit_per_minute);
+        Self {
+            shared: Arc::new(Shared {
+                engine,
+                config,
+                limit,
+                agents: AgentParser::shared(),
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around a route.
+#[derive(Clone, Debug)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<Request<Body>> for SessionService<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        // The clone that was polled ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            // The body is not `Sync`: hold only the head across the lookup.
+            let (mut head, body) = req.into_parts();
+            let session = shared.open(&head).await;
+            head.extensions.insert(session.clone());
+            let req = Request::from_parts(head, body);
+            let mut response = inner.call(req).await?;
+            shared.close(&session, response.headers_mut()).await;
+            Ok(response)
+        })
+    }
+}
+
+/// The two cookies of a request, as sent.
+fn read_cookies<'a>(headers: &'a HeaderMap, config: &SessionConfig) -> (Option<&'a str>, Option<&'a str>) {
+    let mut session = None;
+    let mut visitor = None;
+    let mut total = 0;
+    for value in headers.get_all(COOKIE) {
+        total += value.len();
+        if total > config.max_cookie_header {
+            return (None, None);
+        }
+        let Ok(text) = value.to_str() else { continue };
+        for c in Cookie::split_parse(text).flatten() {
+            let (name, value) = (c.name_raw(), c.value_raw());
+            if name == Some(config.session_cookie.as_str()) && session.is_none() {
+                session = value;
+            } else if name == Some(config.visitor_cookie.as_str()) && visitor.is_none() {
+                visitor = value;
+            }
+        }
+    }
+    (session, visitor)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl Shared {
+    async fn open(&self, req: &Parts) -> Session {
+        let cfg = &self.config;
+        let engine = &self.engine;
+        let headers = &req.headers;
+        let (session_cookie, visitor_cookie) = read_cookies(headers, cfg);
+        // Behind a nested router the URI is cut to the nested part; the
+        // journey is about the path the visitor asked for.
+        let uri = req.extensions.get::<OriginalUri>().map_or(&req.uri, |o| &o.0);
+        let page = (cfg.count_page_views && req.method == Method::GET).then(|| uri.path());
+        let visitor_from_cookie = visitor_cookie.and_then(|v| v.parse::<VisitorId>().ok());
+        let now_secs = engine.now().millis() / 1000;
+
+        if let Some(verified) = session_cookie.and_then(|v| cfg.keys.verify(&cfg.session_cookie, v)) {
+            match engine.resume(&verified.token, page).await {
+                Ok(Some(found)) => {
+                    metrics::counter!("stint_sessions_resumed_total").increment(1);
+                    let ttl = i64::try_from(engine.policy().idle_timeout_secs).unwrap_or(i64::MAX);
+                    let stale = now_secs.saturating_sub(verified.issued_at) > ttl / 2;
+                    let cookie = if !found.superseded && (stale || verified.key_index > 0) {
+                        CookieAction::Set(verified.token)
+                    } else {
+                        CookieAction::Keep
+                    };
+                    let set_visitor = visitor_from_cookie != Some(found.session.visitor_id);
+                    return Session::new(
+                        engine.clone(),
+                        State {
+                            record: found.session,
+                            stored: true,
+                            superseded: found.superseded,
+                            ended: false,
+                            pending: Vec::new(),
+                            cookie,
+                            set_visitor,
+                        },
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "session lookup failed; starting a new session"),
+            }
+        }
+
+        let peer = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let info = RequestInfo {
+            peer,
+            forwarded_for: header(headers, "x-forwarded-for"),
+            real_ip: header(headers, "x-real-ip"),
+            trust_proxy: cfg.trust_proxy,
+            user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
+            referer: headers.get(REFERER).and_then(|v| v.to_str().ok()),
+            path: uri.path(),
+            query: uri.query(),
+            country: header(headers, "cf-ipcountry"),
+        };
+        let visitor = visitor_from_cookie.unwrap_or_else(VisitorId::new);
+        let unstored = |engine: &Engine, attributes| {
+            Session::new(
+                engine.clone(),
+                State {
+                    record: engine.ephemeral(visitor, attributes, page.is_some()),
+                    stored: false,
+                    superseded: false,
+                    ended: false,
+                    pending: Vec::new(),
+                    cookie: CookieAction::Keep,
+                    set_visitor: false,
+                },
+            )
+        };
+        if info.is_bot(self.agents) {
+            metrics::counter!("stint_bot_requests_total").increment(1);
+            return unstored(engine, info.attributes(self.agents));
+        }
+        let ip: Option<IpAddr> = client_ip(info.peer, info.forwarded_for, info.real_ip, info.trust_proxy);
+        if let (Some(limit), Some(ip)) = (&self.limit, ip)
+            && !limit.allow(ip)
+        {
+            metrics::counter!("stint_sessions_rate_limited_total").increment(1);
+            return unstored(engine, info.attributes(self.agents));
+        }
+        let attributes = info.attributes(self.agents);
+        match engine.create(visitor, attributes.clone(), page).await {
+            Ok((record, token)) => {
+                metrics::counter!("stint_sessions_created_total").increment(1);
+                Session::new(
+                    engine.clone(),
+                    State {
+                        record,
+                        stored: true,
+                        superseded: false,
+                        ended: false,
+                        pending: Vec::new(),
+                        cookie: CookieAction::Set(token),
+                        set_visitor: visitor_from_cookie.is_none(),
+                    },
+                )
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "session could not be stored; serving without one");
+                unstored(engine, attributes)
+            }
+        }
+    }
+
+    async fn close(&self, session: &Session, headers: &mut HeaderMap) {
+        if let Err(e) = session.flush().await {
+            tracing::warn!(error = %e, "session data could not be saved");
+        }
+        let (cookie, visitor) = {
+            let mut st = session.state().lock();
+            let cookie = std::mem::take(&mut st.cookie);
+            let visitor = st.set_visitor.then_some(st.record.visitor_id);
+            (cookie, visitor)
+        };
+        let cfg = &self.config;
+        let now_secs = self.engine.now().millis() / 1000;
+        let ttl = i64::try_from(self.engine.policy().idle_timeout_secs).unwrap_or(i64::MAX);
+        let set = match cookie {
+            CookieAction::Keep => None,
+            CookieAction::Set(token) => {
+                Some(self.session_cookie(cfg.keys.sign(&cfg.session_cookie, &token, now_secs), ttl))
+            }
+            CookieAction::Clear => Some(self.session_cookie(String::new(), 0)),
+        };
+        if let Some(c) = set {
+            append(headers, &c);
+        }
+        if let Some(visitor) = visitor {
+            let vttl = i64::try_from(cfg.visitor_ttl_secs).unwrap_or(i64::MAX);
+            let c = Cookie::build((cfg.visitor_cookie.clone(), visitor.to_string()))
+                .path("/")
+                .same_site(SameSite::Lax)
+                .secure(cfg.secure)
+                .max_age(cookie::time::Duration::seconds(vttl))
+                .build();
+            append(headers, &c.to_string());
+        }
+    }
+
+    fn session_cookie(&self, value: String, max_age: i64) -> String {
+        Cookie::build((self.config.session_cookie.clone(), value))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.config.secure)
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .build()
+            .to_string()
+    }
+}
+
+fn append(headers: &mut HeaderMap, cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        headers.append(SET_COOKIE, v);
+    }
+}

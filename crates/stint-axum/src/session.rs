@@ -1,0 +1,357 @@
+//! The session handle that handlers see, and its extractors.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use http::request::Parts;
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use stint_core::store::DataOp;
+use stint_core::{Engine, Event, SessionId, SessionKind, Timestamp, Token, VisitorId};
+
+use crate::error::{AuthenticationRequired, MissingSessionLayer, SessionError};
+
+/// What the response must do with the session cookie.
+#[derive(Debug, Default)]
+pub(crate) enum CookieAction {
+    /// Nothing.
+    #[default]
+    Keep,
+    /// Send this token (a new one, or the same one to refresh `Max-Age`).
+    Set(Token),
+    /// Remove the cookie.
+    Clear,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) record: stint_core::Session,
+    pub(crate) stored: bool,
+    pub(crate) superseded: bool,
+    pub(crate) ended: bool,
+    pub(crate) pending: Vec<DataOp>,
+    pub(crate) cookie: CookieAction,
+    pub(crate) set_visitor: bool,
+}
+
+/// The current request's session: read it, change its data, sign a customer
+/// in or out, mark it converted, record events.
+///
+/// Data changes made with [`Session::insert`] and [`Session::remove`] are
+/// saved once, after the handler, and only if there are any; they touch only
+/// their keys, so parallel requests changing other keys lose nothing. A
+/// read-modify-write that must not lose a parallel change of the same key
+/// uses [`Session::modify`], which runs atomically in the store at once.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use stint_axum::Session;
+///
+/// async fn visits(session: Session) -> String {
+///     let n: u64 = session.modify("visits", |n: Option<u64>| Ok(n.unwrap_or(0) + 1)).await.unwrap();
+///     format!("visit {n} of session {}", session.id())
+/// }
+///
+/// let app: Router = Router::new().route("/", get(visits));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Session {
+    engine: Engine,
+    state: Arc<Mutex<State>>,
+}
+
+impl Session {
+    pub(crate) fn new(engine: Engine, state: State) -> Self {
+        Self {
+            engine,
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    pub(crate) fn state(&self) -> &Mutex<State> {
+        &self.state
+    }
+
+    /// The session as it is now (this request counted), in the contract's shape
+    /// when serialised.
+    pub fn record(&self) -> stint_core::Session {
+        self.state.lock().record.clone()
+    }
+
+    /// The journey's id.
+    pub fn id(&self) -> SessionId {
+        self.state.lock().record.id
+    }
+
+    /// The visitor's id.
+    pub fn visitor_id(&self) -> VisitorId {
+        self.state.lock().record.visitor_id
+    }
+
+    /// The signed-in customer, if any (never during a rotation's grace window).
+    pub fn customer_id(&self) -> Option<String> {
+        self.state.lock().record.customer_id.clone()
+    }
+
+    /// Whether a customer is signed in.
+    pub fn is_customer(&self) -> bool {
+        self.state.lock().record.kind == SessionKind::Customer
+    }
+
+    /// Whether the session is kept in the stores. It is not for bots and for
+    /// clients over their creation limit: such a request works, but nothing
+    /// of it is stored or counted.
+    pub fn is_stored(&self) -> bool {
+        self.state.lock().stored
+    }
+
+    /// The value of `key`, as `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let value = self.state.lock().record.data.get(key).cloned();
+        value
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| SessionError::Data(format!("{key}: {e}")))
+    }
+
+    /// Sets `key` (saved after the handler).
+    pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
+        let value = serde_json::to_value(value).map_err(|e| SessionError::Data(format!("{key}: {e}")))?;
+        let mut st = self.state.lock();
+        Arc::make_mut(&mut st.record.data).insert(key.to_owned(), value.clone());
+        st.pending.push(DataOp::Set(key.to_owned(), value));
+        Ok(())
+    }
+
+    /// Removes `key` (saved after the handler).
+    pub fn remove(&self, key: &str) {
+        let mut st = self.state.lock();
+        Arc::make_mut(&mut st.record.data).remove(key);
+        st.pending.push(DataOp::Remove(key.to_owned()));
+    }
+
+    /// Replaces the value of `key` with `f(current)`, atomically in the store
+    /// (parallel requests on the session each see the other's result), and
+    /// returns the new value. `f` may run more than once and must be pure; an
+    /// `Err` from it changes nothing and is returned as [`SessionError::Data`].
+    pub async fn modify<T, F>(&self, key: &str, f: F) -> Result<T, SessionError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Fn(Option<T>) -> Result<T, String> + Send + Sync,
+    {
+        let step = |current: Option<&Value>| -> Result<Value, String> {
+            let current = current
+                .map(|v| serde_json::from_value::<T>(v.clone()))
+                .transpose()
+                .map_err(|e| format!("{key}: {e}"))?;
+            serde_json::to_value(f(current)?).map_err(|e| e.to_string())
+        };
+        let (id, stored) = {
+            let st = self.state.lock();
+            (st.record.id, st.stored && !st.ended)
+        };
+        let value = if stored {
+            let updated = self.engine.modify(&id, key, &step).await.map_err(|e| match e {
+                stint_core::Error::InvalidData(m) => SessionError::Data(m),
+                other => SessionError::Store(other),
+            })?;
+            let mut st = self.state.lock();
+            match updated {
+                Some(s) => {
+                    let value = s.data.get(key).cloned().unwrap_or(Value::Null);
+                    let data = Arc::clone(&s.data);
+                    st.record.data = data;
+                    st.record.version = s.version;
+                    value
+                }
+                None => {
+                    // The session ended meanwhile (revoked): apply locally only.
+                    let value = step(st.record.data.get(key)).map_err(SessionError::Data)?;
+                    Arc::make_mut(&mut st.record.data).insert(key.to_owned(), value.clone());
+                    value
+                }
+            }
+        } else {
+            let mut st = self.state.lock();
+            let value = step(st.record.data.get(key)).map_err(SessionError::Data)?;
+            Arc::make_mut(&mut st.record.data).insert(key.to_owned(), value.clone());
+            value
+        };
+        serde_json::from_value(value).map_err(|e| SessionError::Data(format!("{key}: {e}")))
+    }
+
+    /// Makes sure the session is stored (a login or an order is worth keeping
+    /// even for a client over its creation limit).
+    async fn ensure_stored(&self) -> Result<SessionId, SessionError> {
+        let (record, stored) = {
+            let st = self.state.lock();
+            (st.record.clone(), st.stored && !st.ended)
+        };
+        if stored {
+            return Ok(record.id);
+        }
+        let token = self.engine.adopt(&record).await?;
+        let mut st = self.state.lock();
+        st.stored = true;
+        st.ended = false;
+        st.cookie = CookieAction::Set(token);
+        st.set_visitor = true;
+        Ok(record.id)
+    }
+
+    /// Signs `customer_id` in: same session id, type `CUSTOMER`, and a fresh
+    /// token in the response's cookie (the old one stops carrying rights).
+    pub async fn login(&self, customer_id: &str) -> Result<stint_core::Session, SessionError> {
+        let id = self.ensure_stored().await?;
+        self.flush().await?;
+        let (session, token) = self.engine.login(&id, customer_id).await?;
+        let mut st = self.state.lock();
+        st.record = session.clone();
+        st.superseded = false;
+        st.cookie = CookieAction::Set(token);
+        Ok(session)
+    }
+
+    /// Signs out: the session ends (history kept) and the cookie is removed;
+    /// the next request starts a new anonymous session.
+    pub async fn logout(&self) -> Result<(), SessionError> {
+        let (id, stored) = {
+            let st = self.state.lock();
+            (st.record.id, st.stored && !st.ended)
+        };
+        if stored {
+            self.engine.logout(&id).await?;
+        }
+        let mut st = self.state.lock();
+        st.ended = true;
+        st.pending.clear();
+        st.record.ended_at = Some(self.engine.now());
+        st.cookie = CookieAction::Clear;
+        Ok(())
+    }
+
+    /// Marks the session converted by `order_id`, recording
+    /// `order_completed` with `metadata`.
+    pub async fn convert(
+        &self,
+        order_id: &str,
+        metadata: Value,
+    ) -> Result<stint_core::Session, SessionError> {
+        let id = self.ensure_stored().await?;
+        self.flush().await?;
+        let session = self.engine.convert(&id, order_id, metadata).await?;
+        let mut st = self.state.lock();
+        let superseded = st.superseded;
+        st.record = if superseded {
+            session.as_anonymous()
+        } else {
+            session
+        };
+        Ok(st.record.clone())
+    }
+
+    /// A new event of `kind` in this session, at the current time; fill it in
+    /// and pass it to [`Session::track`].
+    pub fn event(&self, kind: &str) -> Event {
+        let st = self.state.lock();
+        Event::new(st.record.id, st.record.visitor_id, kind, self.engine.now())
+    }
+
+    /// Records an event (nothing for a session that is not stored).
+    pub async fn track(&self, event: Event) -> Result<(), SessionError> {
+        if self.is_stored() {
+            self.engine.track(event).await?;
+        }
+        Ok(())
+    }
+
+    /// Saves pending data changes now rather than after the handler.
+    pub async fn flush(&self) -> Result<(), SessionError> {
+        let (id, ops) = {
+            let mut st = self.state.lock();
+            if !st.stored || st.ended || st.pending.is_empty() {
+                return Ok(());
+            }
+            (st.record.id, std::mem::take(&mut st.pending))
+        };
+        if let Some(s) = self.engine.save(&id, ops).await? {
+            let mut st = self.state.lock();
+            st.record.data = Arc::clone(&s.data);
+            st.record.version = s.version;
+        }
+        Ok(())
+    }
+
+    /// The time by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.engine.now()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = MissingSessionLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(MissingSessionLayer)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Session>().cloned())
+    }
+}
+
+/// A session with a signed-in customer; anything else is rejected with 401
+/// `Authentication required`. `Option<CustomerSession>` accepts both.
+#[derive(Clone, Debug)]
+pub struct CustomerSession {
+    /// The session.
+    pub session: Session,
+    /// The signed-in customer.
+    pub customer_id: String,
+}
+
+impl std::ops::Deref for CustomerSession {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+fn customer_session(parts: &Parts) -> Option<CustomerSession> {
+    let session = parts.extensions.get::<Session>()?.clone();
+    let customer_id = {
+        let st = session.state.lock();
+        if st.ended || st.superseded || st.record.kind != SessionKind::Customer {
+            return None;
+        }
+        st.record.customer_id.clone()?
+    };
+    Some(CustomerSession { session, customer_id })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerSession {
+    type Rejection = AuthenticationRequired;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        customer_session(parts).ok_or(AuthenticationRequired)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for CustomerSession {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(customer_session(parts))
+    }
+}

@@ -1,0 +1,232 @@
+//! Configuration: flags and environment variables, checked once at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use stint_axum::CookieKeys;
+use stint_core::Policy;
+
+/// `development` or `production`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Generated secrets, plain cookies.
+    Development,
+    /// `Secure` cookies, secrets required, no memory-only store.
+    Production,
+}
+
+/// The settings every command shares (see the README's table).
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Where the embedded database and generated secrets live.
+    #[arg(long, env = "STINT_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// `development` or `production`.
+    #[arg(
+        long = "env",
+        env = "STINT_ENV",
+        value_enum,
+        default_value = "development",
+        global = true
+    )]
+    pub mode: Mode,
+
+    /// Cookie signing keys, comma-separated, the signing one first (32+ bytes each).
+    #[arg(long, env = "COOKIE_SECRET", hide_env_values = true, global = true)]
+    pub cookie_secret: Option<String>,
+
+    /// Idle timeout of a session, seconds.
+    #[arg(long, env = "SESSION_TTL", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub session_ttl: u64,
+
+    /// Absolute lifetime of a session, seconds.
+    #[arg(long, env = "SESSION_MAX_AGE", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub session_max_age: u64,
+
+    /// Lifetime of the visitor cookie, seconds.
+    #[arg(long, env = "VISITOR_TTL", default_value_t = 31_536_000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub visitor_ttl: u64,
+
+    /// The durable store: `sqlite://PATH` (default: `stint.db` in the data directory).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// The shared hot store (Redis).
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+
+    /// Bearer token of the admin API and the dashboard.
+    #[arg(long, env = "STINT_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    pub admin_token: Option<String>,
+
+    /// Take the client address from `X-Forwarded-For` / `X-Real-IP`.
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
+    pub trust_proxy: bool,
+
+    /// New sessions stored per client address per minute; 0 = no limit.
+    #[arg(long, env = "SESSION_CREATE_LIMIT", default_value_t = 600, global = true)]
+    pub session_create_limit: u32,
+
+    /// Run the background jobs (close expired sessions) in this process.
+    #[arg(long, env = "ENABLE_CRON", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
+    pub enable_cron: bool,
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("expected true or false, got {other:?}")),
+    }
+}
+
+/// `serve`'s own settings.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STINT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+impl Settings {
+    /// The session policy.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            idle_timeout_secs: self.session_ttl,
+            max_age_secs: self.session_max_age,
+            ..Policy::default()
+        }
+    }
+
+    /// Checks what can be checked without touching a store. Errors name the variable.
+    pub fn validate(&self) -> Result<()> {
+        if self.session_max_age < self.session_ttl {
+            bail!(
+                "SESSION_MAX_AGE ({}) must not be shorter than SESSION_TTL ({})",
+                self.session_max_age,
+                self.session_ttl
+            );
+        }
+        if let Some(url) = &self.redis_url {
+            if !url
+                .split(',')
+                .all(|u| u.trim().starts_with("redis://") || u.trim().starts_with("rediss://"))
+            {
+                bail!("REDIS_URL must be a redis:// URL or a comma-separated list of them");
+            }
+            bail!(
+                "REDIS_URL: this build of stint has no Redis hot store yet; unset REDIS_URL to use the in-process store"
+            );
+        }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite:")
+        {
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                bail!(
+                    "DATABASE_URL: this build of stint supports sqlite:// only; PostgreSQL is not available yet"
+                );
+            }
+            bail!("DATABASE_URL must be sqlite://PATH");
+        }
+        if self.mode == Mode::Production {
+            match &self.cookie_secret {
+                None => bail!("COOKIE_SECRET is required in production (32 bytes or more)"),
+                Some(s) => {
+                    CookieKeys::from_env_value(s).map_err(|e| anyhow::anyhow!("COOKIE_SECRET: {e}"))?;
+                }
+            }
+            if self.admin_token.as_deref().is_none_or(|t| t.len() < 16) {
+                bail!("STINT_ADMIN_TOKEN is required in production (16 characters or more)");
+            }
+        } else if let Some(s) = &self.cookie_secret {
+            CookieKeys::from_env_value(s).map_err(|e| anyhow::anyhow!("COOKIE_SECRET: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The SQLite URL in use.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("stint.db").display()),
+        }
+    }
+
+    /// Creates the data directory if the embedded store or generated secrets need it.
+    pub fn ensure_data_dir(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("STINT_DATA_DIR: cannot create {}", self.data_dir.display()))
+    }
+
+    /// The cookie keys: configured, or (development) generated once and kept
+    /// in the data directory.
+    pub fn cookie_keys(&self) -> Result<CookieKeys> {
+        let secret = match &self.cookie_secret {
+            Some(s) => s.clone(),
+            None => {
+                let (secret, created) = kept_secret(&self.data_dir.join("cookie_secret"))?;
+                if created {
+                    tracing::warn!(
+                        "COOKIE_SECRET is not set; generated one in the data directory (development only)"
+                    );
+                }
+                secret
+            }
+        };
+        CookieKeys::from_env_value(&secret).map_err(|e| anyhow::anyhow!("COOKIE_SECRET: {e}"))
+    }
+
+    /// The admin token: configured, or (development) generated once, printed
+    /// once and kept in the data directory.
+    pub fn admin_token(&self) -> Result<String> {
+        if let Some(t) = &self.admin_token {
+            if t.is_empty() {
+                bail!("STINT_ADMIN_TOKEN must not be empty");
+            }
+            return Ok(t.clone());
+        }
+        let path = self.data_dir.join("admin_token");
+        let (token, created) = kept_secret(&path)?;
+        if created {
+            println!("admin token (kept in {}): {token}", path.display());
+        }
+        Ok(token)
+    }
+}
+
+/// Reads a secret from `path`, or makes one and writes it there (mode 0600).
+fn kept_secret(path: &Path) -> Result<(String, bool)> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        let s = s.trim().to_owned();
+        if !s.is_empty() {
+            return Ok((s, false));
+        }
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a secret: {e}"))?;
+    use base64::Engine as _;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    write_private(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((secret, true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}

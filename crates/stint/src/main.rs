@@ -1,0 +1,218 @@
+//! `stint`: the session layer as a service. See the README for the commands
+//! and every setting.
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod app;
+mod catalogue;
+mod config;
+mod passwords;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use stint_axum::SessionConfig;
+use stint_core::{Clock, Engine, SystemClock};
+use stint_memory::MemoryStore;
+use stint_sql::{Customer, SqliteStore, Writer, WriterConfig};
+use tokio::net::TcpListener;
+
+use crate::app::AppState;
+use crate::config::{Mode, ServeArgs, Settings};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stint",
+    version,
+    about = "Session management and visitor-journey tracking for web backends"
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Apply the durable store's migrations and exit.
+    Migrate,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let settings = cli.settings;
+    settings.validate()?;
+    match cli.command {
+        Command::Serve(args) => serve(settings, args).await,
+        Command::Migrate => {
+            let store = open_store(&settings).await?;
+            store.close().await;
+            println!("migrations applied to {}", settings.database_url());
+            Ok(())
+        }
+    }
+}
+
+async fn open_store(settings: &Settings) -> Result<SqliteStore> {
+    if settings.database_url.is_none() {
+        settings.ensure_data_dir()?;
+    }
+    SqliteStore::connect(&settings.database_url())
+        .await
+        .with_context(|| "DATABASE_URL: cannot open the durable store".to_string())
+}
+
+/// The demo customer of the contract exists from the start.
+async fn seed_demo_customer(store: &SqliteStore, clock: &dyn Clock) -> Result<()> {
+    const EMAIL: &str = "customer@example.com";
+    if store.customer_by_email(EMAIL).await?.is_some() {
+        return Ok(());
+    }
+    let hash = passwords::hash("password123".to_owned())
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
+    store
+        .insert_customer(&Customer {
+            id: uuid::Uuid::now_v7().to_string(),
+            email: EMAIL.to_owned(),
+            name: "Demo Customer".to_owned(),
+            password_hash: hash,
+            created_at: clock.now(),
+        })
+        .await?;
+    Ok(())
+}
+
+async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
+    let keys = {
+        if settings.cookie_secret.is_none() {
+            settings.ensure_data_dir()?;
+        }
+        settings.cookie_keys()?
+    };
+    let admin_token = {
+        if settings.admin_token.is_none() {
+            settings.ensure_data_dir()?;
+        }
+        settings.admin_token()?
+    };
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(open_store(&settings).await?);
+    seed_demo_customer(&store, &*clock).await?;
+    // Build the user-agent rules now rather than on the first request.
+    let _ = stint_core::context::AgentParser::shared();
+
+    let hot = Arc::new(MemoryStore::new());
+    let (writer, writer_task) = Writer::spawn(store.clone(), WriterConfig::default());
+    let engine = Engine::new(
+        hot.clone(),
+        store.clone(),
+        Arc::new(writer.clone()),
+        clock.clone(),
+        settings.policy(),
+    );
+
+    let mut jobs = vec![hot.spawn_sweeper(Duration::from_secs(30), clock.clone())];
+    if settings.enable_cron {
+        let engine = engine.clone();
+        jobs.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match engine.close_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "closed expired sessions"),
+                    Err(e) => tracing::warn!(error = %e, "closing expired sessions failed"),
+                }
+            }
+        }));
+    }
+
+    let mut session = SessionConfig::new(keys);
+    session.secure = settings.mode == Mode::Production;
+    session.visitor_ttl_secs = settings.visitor_ttl;
+    session.trust_proxy = settings.trust_proxy;
+    session.create_limit_per_minute = settings.session_create_limit;
+
+    let state = AppState {
+        engine,
+        store: store.clone(),
+        writer: writer.clone(),
+        admin_token: admin_token.into(),
+        metrics,
+    };
+    let app = app::router(state, session);
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("STINT_LISTEN: cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("stint listening on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+
+    tracing::info!("shutting down: flushing the event writer");
+    for job in jobs {
+        job.abort();
+    }
+    writer_task.shutdown().await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,234 @@
+//! The admin API: sessions, their events, customers' sessions, visitors,
+//! real-time figures and store health. Every route needs the bearer token.
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stint_core::store::SessionQuery;
+use stint_core::{SessionId, VisitorId};
+use subtle::ConstantTimeEq;
+
+use crate::api::{ApiError, ApiResult, Ok, ok};
+use crate::app::AppState;
+use crate::catalogue;
+
+/// The admin routes (mounted under `/api/admin`).
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/sessions", get(list_sessions))
+        .route("/sessions/{id}", get(get_session).delete(revoke_session))
+        .route("/sessions/{id}/events", get(session_events))
+        .route(
+            "/customers/{id}/sessions",
+            get(customer_sessions).delete(revoke_customer_sessions),
+        )
+        .route("/visitors/{id}", get(visitor))
+        .route("/analytics/realtime", get(realtime))
+        .route("/stats", get(stats))
+        .fallback(|| async { ApiError::NotFound("Not found".into()) })
+        .layer(middleware::from_fn_with_state(state, require_token))
+}
+
+/// Lets through only requests bearing the admin token (compared in constant time).
+async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let valid = presented.is_some_and(|t| bool::from(t.as_bytes().ct_eq(app.admin_token.as_bytes())));
+    if !valid {
+        return ApiError::Unauthorized("Admin token required").into_response();
+    }
+    next.run(req).await
+}
+
+fn session_id(raw: &str) -> ApiResult<SessionId> {
+    raw.parse()
+        .map_err(|_| ApiError::BadRequest("Invalid session id: expected a UUID".into()))
+}
+
+fn customer_id(raw: &str) -> ApiResult<&str> {
+    if raw.is_empty() || raw.len() > 128 {
+        return Err(ApiError::BadRequest("Invalid customer id".into()));
+    }
+    Result::Ok(raw)
+}
+
+/// The listing's filters, as strings so that a bad value gets a clear message.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListParams {
+    active: Option<String>,
+    customer_id: Option<String>,
+    visitor_id: Option<String>,
+    converted: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn flag(name: &str, v: Option<&str>) -> ApiResult<Option<bool>> {
+    match v {
+        None | Some("") => Result::Ok(None),
+        Some("true" | "1") => Result::Ok(Some(true)),
+        Some("false" | "0") => Result::Ok(Some(false)),
+        Some(_) => Err(ApiError::BadRequest(format!("{name} must be true or false"))),
+    }
+}
+
+async fn list_sessions(State(app): State<AppState>, Query(p): Query<ListParams>) -> ApiResult<Ok<Value>> {
+    let limit = match p.limit.as_deref() {
+        None | Some("") => 50,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=500).contains(l))
+            .ok_or_else(|| ApiError::BadRequest("limit must be a whole number from 1 to 500".into()))?,
+    };
+    let visitor_id = match p.visitor_id.as_deref() {
+        None | Some("") => None,
+        Some(v) => Some(
+            v.parse::<VisitorId>()
+                .map_err(|_| ApiError::BadRequest("visitorId must be a UUID".into()))?,
+        ),
+    };
+    let before = match p.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            c.parse::<SessionId>()
+                .map_err(|_| ApiError::BadRequest("Invalid cursor".into()))?,
+        ),
+    };
+    let customer_id = match p.customer_id.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(customer_id(c)?.to_owned()),
+    };
+    let query = SessionQuery {
+        active: flag("active", p.active.as_deref())?,
+        converted: flag("converted", p.converted.as_deref())?,
+        customer_id,
+        visitor_id,
+        limit: limit + 1,
+        before,
+        ..SessionQuery::default()
+    };
+    let mut sessions = app.engine.list(query).await?;
+    let next_cursor = if sessions.len() > limit as usize {
+        sessions.truncate(limit as usize);
+        sessions.last().map(|s| s.id.to_string())
+    } else {
+        None
+    };
+    Result::Ok(ok(json!({ "sessions": sessions, "nextCursor": next_cursor })))
+}
+
+async fn get_session(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Ok<stint_core::Session>> {
+    let id = session_id(&id)?;
+    app.engine
+        .get(&id)
+        .await?
+        .map(ok)
+        .ok_or_else(|| ApiError::NotFound("Session not found".into()))
+}
+
+async fn session_events(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let id = session_id(&id)?;
+    if app.engine.get(&id).await?.is_none() {
+        return Err(ApiError::NotFound("Session not found".into()));
+    }
+    let events = app.engine.events(&id).await?;
+    Result::Ok(ok(json!({ "sessionId": id, "events": events })))
+}
+
+async fn revoke_session(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let id = session_id(&id)?;
+    if app.engine.get(&id).await?.is_none() {
+        return Err(ApiError::NotFound("Session not found".into()));
+    }
+    let revoked = app.engine.revoke(&id).await?;
+    Result::Ok(ok(json!({ "sessionId": id, "revoked": revoked })))
+}
+
+async fn customer_sessions(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let id = customer_id(&id)?;
+    let sessions = app.engine.customer_sessions(id).await?;
+    Result::Ok(ok(json!({ "customerId": id, "sessions": sessions })))
+}
+
+async fn revoke_customer_sessions(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Ok<Value>> {
+    let id = customer_id(&id)?;
+    let n = app.engine.revoke_customer(id, None).await?;
+    Result::Ok(ok(json!({ "customerId": id, "revoked": n })))
+}
+
+async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let visitor: VisitorId = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest("Invalid visitor id: expected a UUID".into()))?;
+    let mut sessions = app
+        .engine
+        .list(SessionQuery {
+            visitor_id: Some(visitor),
+            limit: 1000,
+            ..SessionQuery::default()
+        })
+        .await?;
+    sessions.reverse();
+    let orders: Vec<Value> = app
+        .store
+        .orders_of_visitor(&visitor)
+        .await?
+        .into_iter()
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "sessionId": o.session_id,
+                "customerId": o.customer_id,
+                "total": catalogue::units(o.total_cents),
+                "items": o.items,
+                "createdAt": o.created_at,
+            })
+        })
+        .collect();
+    if sessions.is_empty() && orders.is_empty() {
+        return Err(ApiError::NotFound("Visitor not found".into()));
+    }
+    Result::Ok(ok(
+        json!({ "visitorId": visitor, "sessions": sessions, "orders": orders }),
+    ))
+}
+
+async fn realtime(State(app): State<AppState>) -> ApiResult<Ok<stint_core::store::Realtime>> {
+    Result::Ok(ok(app.engine.realtime().await?))
+}
+
+async fn stats(State(app): State<AppState>) -> ApiResult<Ok<Value>> {
+    let hot = match app.engine.hot().count().await {
+        Result::Ok(n) => json!({ "status": "ok", "kind": "memory", "sessions": n }),
+        Err(e) => json!({ "status": "unavailable", "kind": "memory", "error": e.to_string() }),
+    };
+    let cold = match app.engine.cold().stats().await {
+        Result::Ok(s) => json!({
+            "status": "ok",
+            "kind": "sqlite",
+            "sessions": s.sessions,
+            "openSessions": s.open_sessions,
+            "events": s.events,
+        }),
+        Err(e) => json!({ "status": "unavailable", "kind": "sqlite", "error": e.to_string() }),
+    };
+    Result::Ok(ok(
+        json!({ "hot": hot, "cold": cold, "writer": { "queued": app.writer.queued() } }),
+    ))
+}

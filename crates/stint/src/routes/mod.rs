@@ -1,0 +1,5 @@
+//! The HTTP routes.
+
+pub mod admin;
+pub mod ops;
+pub mod storefront;

@@ -1,0 +1,179 @@
+//! Starts the built `stint` binary on a free port with its own data
+//! directory, and talks to it over HTTP.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use serde_json::Value;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const SECRET: &str = "test-cookie-secret-of-at-least-32-bytes";
+pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
+pub struct Server {
+    pub base: String,
+    pub child: Option<Child>,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A server with the test secrets and `env` on a fresh data directory.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_in(&dir, env);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server on an existing data directory (for restarts).
+    pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stint"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env_clear()
+            .env("STINT_DATA_DIR", dir)
+            .env("COOKIE_SECRET", SECRET)
+            .env("STINT_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start stint");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines.next().expect("stint exited before listening").unwrap();
+            if let Some(addr) = line.strip_prefix("stint listening on ") {
+                break addr.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            base,
+            child: Some(child),
+            data_dir: dir.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        for _ in 0..200 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        panic!("stint did not stop within 10 s of SIGTERM");
+    }
+
+    /// Takes the data directory away from the server so it survives `stop`.
+    pub fn keep_data(&mut self) -> tempfile::TempDir {
+        self._tmp.take().unwrap()
+    }
+
+    /// A browser: keeps cookies, sends a desktop Chrome user agent.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .user_agent(CHROME)
+            .build()
+            .unwrap()
+    }
+
+    /// A client without cookies.
+    pub fn plain(&self) -> reqwest::Client {
+        reqwest::Client::builder().user_agent(CHROME).build().unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .plain()
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .plain()
+            .delete(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// Waits until the admin API shows `n` events for `session` (the writer
+    /// is asynchronous), and returns them.
+    pub async fn events(&self, session: &str, n: usize) -> Vec<Value> {
+        let mut last = Vec::new();
+        for _ in 0..100 {
+            let (status, body) = self
+                .admin_get(&format!("/api/admin/sessions/{session}/events"))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            last = body["data"]["events"].as_array().unwrap().clone();
+            if last.len() >= n {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} events, found {}: {last:?}", last.len());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The `Set-Cookie` header for `name`, if any.
+pub fn set_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// The value of the `name` cookie set by a response.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookie(headers, name).map(|c| c[name.len() + 1..].split(';').next().unwrap().to_owned())
+}
+
+pub async fn json(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}

@@ -327,12 +327,14 @@ impl Engine {
         if let Some(s) = self.inner.hot.get(id).await? {
             return Ok(Some(s));
         }
+        self.inner.sink.flush().await?;
         self.inner.cold.session(id).await
     }
 
     /// Sessions matching `query`, newest first, live ones as the hot store
-    /// has them now.
+    /// has them now. Sees every request answered before the call.
     pub async fn list(&self, mut query: SessionQuery) -> Result<Vec<Session>> {
+        self.inner.sink.flush().await?;
         query.now = self.now();
         query.policy = self.inner.policy;
         let mut sessions = self.inner.cold.sessions(&query).await?;
@@ -346,8 +348,9 @@ impl Engine {
         Ok(sessions)
     }
 
-    /// The events of a session, oldest first.
+    /// The events of a session, oldest first, up to the last request answered.
     pub async fn events(&self, id: &SessionId) -> Result<Vec<Event>> {
+        self.inner.sink.flush().await?;
         self.inner.cold.events(id).await
     }
 

@@ -280,4 +280,8 @@ pub trait Sink: Send + Sync + 'static {
     /// Queues a record and waits until it, and everything queued before it,
     /// is committed to the cold store.
     async fn commit(&self, record: Record) -> Result<()>;
+
+    /// Waits until everything queued so far is committed: reads that follow
+    /// see every request already answered.
+    async fn flush(&self) -> Result<()>;
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use sqlx::SqlitePool;
+use sqlx::SqliteConnection;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
@@ -34,9 +34,9 @@ fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
 
 /// Applies the pending SQLite migrations. A migration that fails is rolled
 /// back and stops here with its version named.
-pub async fn sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     migrator(SQLITE)
-        .run(pool)
+        .run(conn)
         .await
         .map_err(|e| StoreError::Migrate(e.to_string()))
 }

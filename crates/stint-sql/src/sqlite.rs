@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 use stint_core::event::Event;
 use stint_core::store::{ColdStats, ColdStore, EndReason, Record, SessionQuery};
 use stint_core::{Attributes, Error, Policy, Result, Session, SessionId, SessionKind, Timestamp, TokenHash};
@@ -45,17 +45,34 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            // Switching a new file to WAL needs the database to itself: do it,
+            // and the migrations, on one connection before the pool opens more.
+            let mut first = SqliteConnection::connect_with(&options)
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            migrate::sqlite(&mut first).await?;
+            first
+                .close()
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+        }
         let pool = SqlitePoolOptions::new()
             // An in-memory database lives in one connection.
             .max_connections(if in_memory { 1 } else { 8 })
-            .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;
-        migrate::sqlite(&pool).await?;
+        if in_memory {
+            let mut conn = pool
+                .acquire()
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            migrate::sqlite(&mut conn).await?;
+        }
         Ok(Self { pool })
     }
 

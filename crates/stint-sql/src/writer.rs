@@ -116,6 +116,15 @@ impl Sink for Writer {
             .map_err(|_| Error::WriterClosed)?;
         wait.await.map_err(|_| Error::WriterClosed)
     }
+
+    async fn flush(&self) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(done))
+            .await
+            .map_err(|_| Error::WriterClosed)?;
+        wait.await.map_err(|_| Error::WriterClosed)
+    }
 }
 
 async fn run(store: Arc<dyn ColdStore>, mut rx: mpsc::Receiver<Msg>, config: WriterConfig) {

@@ -21,13 +21,20 @@ pub enum Mode {
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
     /// Where the embedded database and generated secrets live.
-    #[arg(long, env = "STINT_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "STINT_DATA_DIR",
+        value_name = "STINT_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// `development` or `production`.
     #[arg(
         long = "env",
         env = "STINT_ENV",
+        value_name = "STINT_ENV",
         value_enum,
         default_value = "development",
         global = true
@@ -35,43 +42,61 @@ pub struct Settings {
     pub mode: Mode,
 
     /// Cookie signing keys, comma-separated, the signing one first (32+ bytes each).
-    #[arg(long, env = "COOKIE_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "COOKIE_SECRET",
+        value_name = "COOKIE_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub cookie_secret: Option<String>,
 
     /// Idle timeout of a session, seconds.
-    #[arg(long, env = "SESSION_TTL", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    #[arg(long, env = "SESSION_TTL", value_name = "SESSION_TTL", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub session_ttl: u64,
 
     /// Absolute lifetime of a session, seconds.
-    #[arg(long, env = "SESSION_MAX_AGE", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    #[arg(long, env = "SESSION_MAX_AGE", value_name = "SESSION_MAX_AGE", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub session_max_age: u64,
 
     /// Lifetime of the visitor cookie, seconds.
-    #[arg(long, env = "VISITOR_TTL", default_value_t = 31_536_000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    #[arg(long, env = "VISITOR_TTL", value_name = "VISITOR_TTL", default_value_t = 31_536_000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub visitor_ttl: u64,
 
     /// The durable store: `sqlite://PATH` (default: `stint.db` in the data directory).
-    #[arg(long, env = "DATABASE_URL", global = true)]
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
     /// The shared hot store (Redis).
-    #[arg(long, env = "REDIS_URL", global = true)]
+    #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
 
     /// Bearer token of the admin API and the dashboard.
-    #[arg(long, env = "STINT_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "STINT_ADMIN_TOKEN",
+        value_name = "STINT_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub admin_token: Option<String>,
 
     /// Take the client address from `X-Forwarded-For` / `X-Real-IP`.
-    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
+    #[arg(long, env = "TRUST_PROXY", value_name = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub trust_proxy: bool,
 
     /// New sessions stored per client address per minute; 0 = no limit.
-    #[arg(long, env = "SESSION_CREATE_LIMIT", default_value_t = 600, global = true)]
+    #[arg(
+        long,
+        env = "SESSION_CREATE_LIMIT",
+        value_name = "SESSION_CREATE_LIMIT",
+        default_value_t = 600,
+        global = true
+    )]
     pub session_create_limit: u32,
 
     /// Run the background jobs (close expired sessions) in this process.
-    #[arg(long, env = "ENABLE_CRON", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
+    #[arg(long, env = "ENABLE_CRON", value_name = "ENABLE_CRON", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub enable_cron: bool,
 }
 
@@ -87,7 +112,12 @@ fn parse_bool(s: &str) -> Result<bool, String> {
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "STINT_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "STINT_LISTEN",
+        value_name = "STINT_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 use stint_core::event::Event;
 use stint_core::store::{ColdStats, ColdStore, EndReason, Record, SessionQuery};
 use stint_core::{Attributes, Error, Policy, Result, Session, SessionId, SessionKind, Timestamp, TokenHash};
@@ -232,19 +232,53 @@ impl<'a> Folded<'a> {
     }
 }
 
-async fn upsert_snapshot(
+/// Rows per multi-row statement: few enough to stay far below SQLite's limit
+/// on bound parameters (32,766), many enough that a batch is a handful of
+/// statements rather than one per record.
+const ROWS_PER_STATEMENT: usize = 256;
+
+async fn upsert_snapshots(
     tx: &mut Transaction<'_, Sqlite>,
-    s: &Session,
-    token: Option<TokenHash>,
+    rows: &[(&Session, Option<TokenHash>)],
 ) -> Result<()> {
-    let a = &*s.attributes;
-    let data = serde_json::to_string(&*s.data).map_err(|e| corrupt("session data", e))?;
-    sqlx::query(
-        "INSERT INTO sessions (id, visitor_id, token_hash, kind, customer_id, page_views, converted, order_id, \
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut data = Vec::with_capacity(chunk.len());
+        for (s, _) in chunk {
+            data.push(serde_json::to_string(&*s.data).map_err(|e| corrupt("session data", e))?);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO sessions (id, visitor_id, token_hash, kind, customer_id, page_views, converted, order_id, \
              started_at, last_seen_at, version, ip_address, device, browser, os, country, city, landing_page, \
-             referrer, utm_source, utm_medium, utm_campaign, data) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (id) DO UPDATE SET \
+             referrer, utm_source, utm_medium, utm_campaign, data) ",
+        );
+        q.push_values(chunk.iter().zip(data), |mut b, ((s, token), data)| {
+            let a = &*s.attributes;
+            b.push_bind(s.id.to_string())
+                .push_bind(s.visitor_id.to_string())
+                .push_bind(token.map(|t| t.as_bytes().to_vec()))
+                .push_bind(s.kind.as_str())
+                .push_bind(s.customer_id.clone())
+                .push_bind(count(s.page_views))
+                .push_bind(i64::from(s.converted))
+                .push_bind(s.order_id.clone())
+                .push_bind(ms(s.started_at))
+                .push_bind(ms(s.last_seen_at))
+                .push_bind(count(s.version))
+                .push_bind(a.ip_address.clone())
+                .push_bind(a.device.clone())
+                .push_bind(a.browser.clone())
+                .push_bind(a.os.clone())
+                .push_bind(a.country.clone())
+                .push_bind(a.city.clone())
+                .push_bind(a.landing_page.clone())
+                .push_bind(a.referrer.clone())
+                .push_bind(a.utm_source.clone())
+                .push_bind(a.utm_medium.clone())
+                .push_bind(a.utm_campaign.clone())
+                .push_bind(data);
+        });
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET \
              token_hash = CASE WHEN sessions.ended_at IS NOT NULL THEN NULL \
                                WHEN excluded.version >= sessions.version THEN COALESCE(excluded.token_hash, sessions.token_hash) \
                                ELSE sessions.token_hash END, \
@@ -256,33 +290,51 @@ async fn upsert_snapshot(
              page_views = MAX(sessions.page_views, excluded.page_views), \
              last_seen_at = MAX(sessions.last_seen_at, excluded.last_seen_at), \
              version = MAX(sessions.version, excluded.version)",
-    )
-    .bind(s.id.to_string())
-    .bind(s.visitor_id.to_string())
-    .bind(token.map(|t| t.as_bytes().to_vec()))
-    .bind(s.kind.as_str())
-    .bind(s.customer_id.as_deref())
-    .bind(count(s.page_views))
-    .bind(i64::from(s.converted))
-    .bind(s.order_id.as_deref())
-    .bind(ms(s.started_at))
-    .bind(ms(s.last_seen_at))
-    .bind(count(s.version))
-    .bind(a.ip_address.as_deref())
-    .bind(a.device.as_deref())
-    .bind(a.browser.as_deref())
-    .bind(a.os.as_deref())
-    .bind(a.country.as_deref())
-    .bind(a.city.as_deref())
-    .bind(a.landing_page.as_deref())
-    .bind(a.referrer.as_deref())
-    .bind(a.utm_source.as_deref())
-    .bind(a.utm_medium.as_deref())
-    .bind(a.utm_campaign.as_deref())
-    .bind(data)
-    .execute(&mut **tx)
-    .await
-    .map_err(cold)?;
+        );
+        q.build().execute(&mut **tx).await.map_err(cold)?;
+    }
+    Ok(())
+}
+
+async fn insert_events(tx: &mut Transaction<'_, Sqlite>, events: &[&Event]) -> Result<()> {
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (id, session_id, visitor_id, kind, page, product_id, metadata, at) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.id.to_string())
+                .push_bind(e.session_id.to_string())
+                .push_bind(e.visitor_id.to_string())
+                .push_bind(e.kind.clone())
+                .push_bind(e.page.clone())
+                .push_bind(e.product_id.clone())
+                .push_bind(e.metadata.as_ref().map(Value::to_string))
+                .push_bind(ms(e.at));
+        });
+        q.push(" ON CONFLICT (id) DO NOTHING");
+        q.build().execute(&mut **tx).await.map_err(cold)?;
+    }
+    Ok(())
+}
+
+async fn record_activity(
+    tx: &mut Transaction<'_, Sqlite>,
+    activity: &HashMap<SessionId, (Timestamp, u64)>,
+) -> Result<()> {
+    let rows: Vec<_> = activity.iter().collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE sessions SET last_seen_at = MAX(sessions.last_seen_at, v.column2), \
+             page_views = MAX(sessions.page_views, v.column3) FROM (",
+        );
+        q.push_values(chunk, |mut b, (id, (at, page_views))| {
+            b.push_bind(id.to_string())
+                .push_bind(ms(*at))
+                .push_bind(count(*page_views));
+        });
+        q.push(") AS v WHERE sessions.id = v.column1");
+        q.build().execute(&mut **tx).await.map_err(cold)?;
+    }
     Ok(())
 }
 
@@ -294,39 +346,10 @@ impl ColdStore for SqliteStore {
         }
         let f = Folded::new(batch);
         let mut tx = self.pool.begin().await.map_err(cold)?;
-        for (session, token) in f.snapshots.values() {
-            upsert_snapshot(&mut tx, session, *token).await?;
-        }
-        for e in &f.events {
-            let metadata = e.metadata.as_ref().map(Value::to_string);
-            sqlx::query(
-                "INSERT INTO events (id, session_id, visitor_id, kind, page, product_id, metadata, at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(e.id.to_string())
-            .bind(e.session_id.to_string())
-            .bind(e.visitor_id.to_string())
-            .bind(e.kind.as_str())
-            .bind(e.page.as_deref())
-            .bind(e.product_id.as_deref())
-            .bind(metadata)
-            .bind(ms(e.at))
-            .execute(&mut *tx)
-            .await
-            .map_err(cold)?;
-        }
-        for (id, (at, page_views)) in &f.activity {
-            sqlx::query(
-                "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?), page_views = MAX(page_views, ?) \
-                 WHERE id = ?",
-            )
-            .bind(ms(*at))
-            .bind(count(*page_views))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(cold)?;
-        }
+        let snapshots: Vec<_> = f.snapshots.values().copied().collect();
+        upsert_snapshots(&mut tx, &snapshots).await?;
+        insert_events(&mut tx, &f.events).await?;
+        record_activity(&mut tx, &f.activity).await?;
         for (id, at, reason) in &f.ends {
             sqlx::query(
                 "UPDATE sessions SET ended_at = COALESCE(ended_at, ?), end_reason = COALESCE(end_reason, ?), \

@@ -23,6 +23,9 @@ pub struct WriterConfig {
     pub queue: usize,
     /// Most records written in one transaction.
     pub batch: usize,
+    /// How long the writer waits for more records when fewer than a batch
+    /// are queued: a few milliseconds turn many small commits into one.
+    pub linger: Duration,
     /// Longest pause between retries of a failed batch.
     pub max_backoff: Duration,
     /// How many times a batch is retried at shutdown before it is given up
@@ -35,6 +38,7 @@ impl Default for WriterConfig {
         Self {
             queue: 65_536,
             batch: 2_048,
+            linger: Duration::from_millis(5),
             max_backoff: Duration::from_secs(5),
             shutdown_retries: 5,
         }
@@ -132,6 +136,12 @@ async fn run(store: Arc<dyn ColdStore>, mut rx: mpsc::Receiver<Msg>, config: Wri
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stop: Option<oneshot::Sender<()>> = None;
     while let Some(first) = rx.recv().await {
+        // Group commit: unless a batch is already waiting, or someone waits
+        // for this commit, give the queue a moment to fill.
+        let urgent = matches!(first, Msg::Commit(..) | Msg::Flush(_) | Msg::Stop(_));
+        if !urgent && rx.len() < config.batch && !config.linger.is_zero() {
+            tokio::time::sleep(config.linger).await;
+        }
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {

@@ -6,7 +6,8 @@
 //! HTTP libraries): those are scripts and API clients of a headless shop, not
 //! crawlers, and they get sessions like any browser.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The uap-core regexes, version 0.18.0.
 const REGEXES: &str = include_str!("../../data/regexes.yaml");
@@ -85,7 +86,17 @@ impl Default for Agent {
 pub struct AgentParser {
     extractor: Option<ua_parser::Extractor<'static>>,
     bots: isbot::Bots,
+    /// Recent answers by user-agent string: real traffic repeats a few
+    /// hundred strings, and running the rules is the dearest part of a new
+    /// session.
+    cache: Mutex<HashMap<Box<str>, Arc<Agent>>>,
 }
+
+/// Most user agents remembered; past it the memory starts afresh.
+const CACHE_ENTRIES: usize = 4096;
+/// Longer user agents are not remembered (they are rare, and a flood of
+/// unique long ones must not fill memory).
+const CACHE_KEY_LEN: usize = 512;
 
 impl std::fmt::Debug for AgentParser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,16 +126,42 @@ impl AgentParser {
         };
         let mut bots = isbot::Bots::default();
         bots.remove(NOT_BOTS);
-        Self { extractor, bots }
+        Self {
+            extractor,
+            bots,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether `ua` is a crawler or a headless browser.
     pub fn is_bot(&self, ua: &str) -> bool {
-        self.bots.is_bot(ua)
+        self.classify(ua).device == DeviceClass::Bot
     }
 
     /// Parses `ua`.
     pub fn parse(&self, ua: &str) -> Agent {
+        Agent::clone(&self.classify(ua))
+    }
+
+    /// Parses `ua`, from the cache when it was seen recently.
+    pub fn classify(&self, ua: &str) -> Arc<Agent> {
+        if ua.len() > CACHE_KEY_LEN {
+            return Arc::new(self.run_rules(ua));
+        }
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(ua).cloned()) {
+            return hit;
+        }
+        let agent = Arc::new(self.run_rules(ua));
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(ua.into(), Arc::clone(&agent));
+        }
+        agent
+    }
+
+    fn run_rules(&self, ua: &str) -> Agent {
         let mut agent = Agent::default();
         if let Some(x) = &self.extractor {
             if let Some(b) = x.ua.extract(ua) {
@@ -134,7 +171,7 @@ impl AgentParser {
                 agent.os = o.os.into_owned();
             }
         }
-        agent.device = if self.is_bot(ua) {
+        agent.device = if self.bots.is_bot(ua) {
             DeviceClass::Bot
         } else {
             device_class(ua)

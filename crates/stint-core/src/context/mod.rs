@@ -49,6 +49,7 @@ impl RequestInfo<'_> {
     pub fn attributes(&self, parser: &AgentParser) -> Attributes {
         let ip = client_ip(self.peer, self.forwarded_for, self.real_ip, self.trust_proxy);
         let agent = self.user_agent.map(|ua| parser.parse(ua)).unwrap_or_default();
+        // (Cached: the layer asked `is_bot` with the same string a moment ago.)
         let utm = self.query.map(utm).unwrap_or_default();
         let country = if self.trust_proxy {
             self.country

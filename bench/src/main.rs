@@ -1,0 +1,233 @@
+//! `stint-bench`: how much a session layer costs, measured against the same
+//! route without one, in the same run.
+//!
+//! `stint-bench run` starts each contender as a child process on loopback
+//! (pinned to the second core where there are two, the load generator to the
+//! first), drives it with a closed-loop load generator over keep-alive
+//! connections, one cookie jar per simulated visitor, a desktop browser user
+//! agent, and prints one table whose ratios compare each contender to the
+//! baseline measured in the same run.
+
+#![forbid(unsafe_code)]
+
+mod load;
+mod server;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "stint-bench",
+    about = "Benchmarks Stint against a route without a session layer"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Runs every contender and prints the table.
+    Run(RunArgs),
+    /// Drives a server that is already running (for profiling it).
+    Drive {
+        /// Its address.
+        addr: std::net::SocketAddr,
+        /// The workload.
+        #[arg(long, value_enum, default_value = "returning")]
+        workload: Workload,
+        /// Seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Serves one contender (used by `run`).
+    Server {
+        /// Which.
+        #[arg(value_enum)]
+        contender: server::Contender,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// Seconds of measurement per contender and workload.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Simulated visitors of the returning workload.
+    #[arg(long, default_value_t = 256)]
+    visitors: usize,
+    /// Keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Contenders to run (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<server::Contender>,
+    /// Workloads to run (default: both).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    workloads: Vec<Workload>,
+}
+
+/// What the simulated visitors do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// Visitors whose first request creates the session, then keep coming back.
+    Returning,
+    /// No cookies: every request creates a session.
+    New,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Server { contender } => server::serve(contender),
+        Cmd::Drive {
+            addr,
+            workload,
+            seconds,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
+            let config = load::Config {
+                addr,
+                workload,
+                visitors: 256,
+                connections: 64,
+                duration: Duration::from_secs(seconds),
+            };
+            let out = rt.block_on(load::drive(&config))?;
+            println!(
+                "{:.0} req/s, p99 {:.3} ms, {} errors",
+                out.rps(),
+                out.quantile_ms(0.99),
+                out.errors
+            );
+            Ok(())
+        }
+        Cmd::Run(args) => {
+            if let Some(mut cmd) = pin_self()? {
+                let status = cmd.status().context("re-running pinned")?;
+                std::process::exit(status.code().unwrap_or(1));
+            }
+            run(args)
+        }
+    }
+}
+
+fn two_cores() -> bool {
+    std::thread::available_parallelism()
+        .map(|n| n.get() >= 2)
+        .unwrap_or(false)
+        && Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// Re-runs this command on core 0 (servers get core 1), once.
+fn pin_self() -> Result<Option<Command>> {
+    if std::env::var_os("STINT_BENCH_PINNED").is_some() || !two_cores() {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new("taskset");
+    cmd.arg("-c")
+        .arg("0")
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env("STINT_BENCH_PINNED", "1");
+    Ok(Some(cmd))
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let contenders = if args.only.is_empty() {
+        server::Contender::value_variants().to_vec()
+    } else {
+        args.only.clone()
+    };
+    if contenders.first() != Some(&server::Contender::Baseline)
+        && !contenders.contains(&server::Contender::Baseline)
+    {
+        bail!("the baseline must run: ratios are against it");
+    }
+    let workloads = if args.workloads.is_empty() {
+        vec![Workload::Returning, Workload::New]
+    } else {
+        args.workloads.clone()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut rows = Vec::new();
+    for &workload in &workloads {
+        for &contender in &contenders {
+            let child = server::spawn(contender, two_cores())?;
+            let config = load::Config {
+                addr: child.addr,
+                workload,
+                visitors: args.visitors,
+                connections: args.connections,
+                duration: Duration::from_secs(args.seconds),
+            };
+            let cpu_before = child.cpu_time();
+            let result = rt.block_on(load::drive(&config))?;
+            let cpu = child.cpu_time().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
+            child.stop();
+            eprintln!(
+                "{:<16} {:<10} {:>10.0} req/s",
+                contender.name(),
+                workload_name(workload),
+                result.rps()
+            );
+            rows.push((contender, workload, result, cpu));
+        }
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+fn workload_name(w: Workload) -> &'static str {
+    match w {
+        Workload::Returning => "returning",
+        Workload::New => "new",
+    }
+}
+
+fn print_table(rows: &[(server::Contender, Workload, load::Outcome, Option<Duration>)]) {
+    println!();
+    println!(
+        "| contender | workload | req/s | ratio to baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (contender, workload, out, cpu) in rows {
+        let base = rows
+            .iter()
+            .find(|(c, w, _, _)| *c == server::Contender::Baseline && w == workload)
+            .map(|(_, _, o, _)| o.rps());
+        let ratio = base
+            .map(|b| out.rps() / b)
+            .map_or("–".to_owned(), |r| format!("{r:.3}"));
+        let cpu = cpu.filter(|_| out.requests > 0).map_or("–".to_owned(), |c| {
+            format!("{:.1}", c.as_secs_f64() * 1e6 / out.requests as f64)
+        });
+        println!(
+            "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            contender.name(),
+            workload_name(*workload),
+            out.rps(),
+            ratio,
+            out.quantile_ms(0.5),
+            out.quantile_ms(0.99),
+            out.quantile_ms(0.999),
+            out.errors,
+            cpu
+        );
+    }
+}

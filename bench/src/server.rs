@@ -1,0 +1,183 @@
+//! The contenders, each serving `GET /api/storefront/products` with the same
+//! JSON body, and the child-process handling.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::get;
+use bytes::Bytes;
+use clap::ValueEnum;
+use stint_axum::{CookieKeys, SessionConfig, SessionLayer};
+use stint_core::{Engine, Policy, SystemClock};
+use stint_memory::MemoryStore;
+use stint_sql::{SqliteStore, Writer, WriterConfig};
+
+/// A server under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Contender {
+    /// The route with no session layer: the ceiling.
+    Baseline,
+    /// Stint, in-process hot store, SQLite cold store, every page view recorded.
+    StintMemory,
+}
+
+impl Contender {
+    /// The name in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::StintMemory => "stint (memory)",
+        }
+    }
+
+    fn arg(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::StintMemory => "stint-memory",
+        }
+    }
+}
+
+fn body() -> Bytes {
+    let products: Vec<_> = [
+        ("p-1", "Trail running shoes", 129.99),
+        ("p-2", "Merino wool socks", 14.99),
+        ("p-3", "Waterproof jacket", 189.5),
+        ("p-4", "Insulated water bottle", 29.95),
+        ("p-5", "Headlamp", 34.5),
+        ("p-6", "Daypack, 24 litres", 79.0),
+    ]
+    .iter()
+    .map(|(id, name, price)| serde_json::json!({ "id": id, "name": name, "price": price }))
+    .collect();
+    Bytes::from(serde_json::json!({ "success": true, "data": products }).to_string())
+}
+
+fn routes() -> Router {
+    let body = body();
+    Router::new().route(
+        "/api/storefront/products",
+        get(move || {
+            let body = body.clone();
+            async move { ([(CONTENT_TYPE, "application/json")], body) }
+        }),
+    )
+}
+
+/// Serves `contender` on a free loopback port; prints `listening ADDR`.
+pub fn serve(contender: Contender) -> Result<()> {
+    let pinned = std::env::var_os("STINT_BENCH_SERVER_PINNED").is_some();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if pinned {
+        builder.worker_threads(1);
+    }
+    let rt = builder.enable_all().build()?;
+    rt.block_on(async move {
+        let dir = tempfile::tempdir()?;
+        let mut writer_task = None;
+        let app = match contender {
+            Contender::Baseline => routes(),
+            Contender::StintMemory => {
+                let cold = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await?);
+                let (writer, task) = Writer::spawn(cold.clone(), WriterConfig::default());
+                writer_task = Some(task);
+                let hot = Arc::new(MemoryStore::new());
+                let clock = Arc::new(SystemClock);
+                hot.spawn_sweeper(Duration::from_secs(30), clock.clone());
+                let engine = Engine::new(hot, cold, Arc::new(writer), clock, Policy::default());
+                let keys = CookieKeys::from_env_value("bench-secret-bench-secret-bench-secret")?;
+                let mut config = SessionConfig::new(keys);
+                config.create_limit_per_minute = 0;
+                routes().layer(SessionLayer::new(engine, config))
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening {}", listener.local_addr()?);
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        if let Some(task) = writer_task {
+            task.shutdown().await;
+        }
+        Ok(())
+    })
+}
+
+/// A running contender.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+/// Starts `contender` as a child process, on core 1 when `pin`.
+pub fn spawn(contender: Contender, pin: bool) -> Result<Running> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = if pin {
+        let mut c = Command::new("taskset");
+        c.arg("-c")
+            .arg("1")
+            .arg(exe)
+            .env("STINT_BENCH_SERVER_PINNED", "1");
+        c
+    } else {
+        Command::new(exe)
+    };
+    let mut child = cmd
+        .args(["server", contender.arg()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting a contender")?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .ok_or_else(|| anyhow!("contender said {line:?}"))?
+        .parse()?;
+    Ok(Running { addr, child })
+}
+
+impl Running {
+    /// User + system CPU time of the server so far (Linux).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the parenthesised name; utime and stime are the 14th and 15th.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        let ticks = clock_ticks()?;
+        Some(Duration::from_secs_f64((utime + stime) as f64 / ticks as f64))
+    }
+
+    /// Stops it (SIGINT: a clean shutdown) and waits.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn clock_ticks() -> Option<u64> {
+    let out = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}

@@ -185,10 +185,13 @@ impl Session {
     /// Makes sure the session is stored (a login or an order is worth keeping
     /// even for a client over its creation limit).
     async fn ensure_stored(&self) -> Result<SessionId, SessionError> {
-        let (record, stored) = {
+        let (record, stored, ended) = {
             let st = self.state.lock();
-            (st.record.clone(), st.stored && !st.ended)
+            (st.record.clone(), st.stored, st.ended)
         };
+        if ended {
+            return Err(SessionError::Store(stint_core::Error::SessionNotFound));
+        }
         if stored {
             return Ok(record.id);
         }
@@ -215,11 +218,13 @@ impl Session {
     }
 
     /// Signs out: the session ends (history kept) and the cookie is removed;
-    /// the next request starts a new anonymous session.
+    /// the next request starts a new anonymous session. A pre-login token in
+    /// its grace window carries no rights over the customer's session: it
+    /// only loses its cookie.
     pub async fn logout(&self) -> Result<(), SessionError> {
         let (id, stored) = {
             let st = self.state.lock();
-            (st.record.id, st.stored && !st.ended)
+            (st.record.id, st.stored && !st.ended && !st.superseded)
         };
         if stored {
             self.engine.logout(&id).await?;

@@ -52,6 +52,13 @@ async fn app(secrets: &str) -> App {
             }),
         )
         .route(
+            "/logout",
+            post(|s: Session| async move {
+                s.logout().await.unwrap();
+                "bye"
+            }),
+        )
+        .route(
             "/me",
             get(|c: CustomerSession| async move { c.customer_id.clone() }),
         )
@@ -200,4 +207,27 @@ async fn data_inserted_by_a_handler_is_saved_after_it() {
     let app = app(NEW).await;
     let cookie = session_cookie(&app.call("POST", "/note", None).await).unwrap();
     assert_eq!(text(app.call("GET", "/note", Some(&cookie)).await).await, "hello");
+}
+
+#[tokio::test]
+async fn a_pre_login_token_cannot_sign_the_customer_out() {
+    let app = app(NEW).await;
+    let old = session_cookie(&app.call("GET", "/", None).await).unwrap();
+    let new = session_cookie(&app.call("POST", "/login", Some(&old)).await).unwrap();
+    let r = app.call("POST", "/logout", Some(&old)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        session_cookie(&r).unwrap().ends_with("session="),
+        "the old cookie is cleared"
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&new)).await.status(),
+        StatusCode::OK,
+        "the customer stays signed in"
+    );
+    app.call("POST", "/logout", Some(&new)).await;
+    assert_eq!(
+        app.call("GET", "/me", Some(&new)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

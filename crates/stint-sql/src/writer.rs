@@ -104,7 +104,7 @@ impl WriterTask {
 #[async_trait]
 impl Sink for Writer {
     async fn send(&self, record: Record) -> Result<()> {
-        metrics::counter!("stint_records_queued_total").increment(1);
+        count_queued(&record);
         self.tx
             .send(Msg::Record(record))
             .await
@@ -112,7 +112,7 @@ impl Sink for Writer {
     }
 
     async fn commit(&self, record: Record) -> Result<()> {
-        metrics::counter!("stint_records_queued_total").increment(1);
+        count_queued(&record);
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Msg::Commit(record, done))
@@ -128,6 +128,17 @@ impl Sink for Writer {
             .await
             .map_err(|_| Error::WriterClosed)?;
         wait.await.map_err(|_| Error::WriterClosed)
+    }
+}
+
+fn is_event(record: &Record) -> bool {
+    matches!(record, Record::Event(_) | Record::PageView { .. })
+}
+
+fn count_queued(record: &Record) {
+    metrics::counter!("stint_records_queued_total").increment(1);
+    if is_event(record) {
+        metrics::counter!("stint_events_queued_total").increment(1);
     }
 }
 
@@ -195,6 +206,8 @@ async fn write(store: &dyn ColdStore, batch: &[Record], max_backoff: Duration, r
         match store.write(batch).await {
             Ok(()) => {
                 metrics::counter!("stint_records_written_total").increment(batch.len() as u64);
+                let events = batch.iter().filter(|r| is_event(r)).count();
+                metrics::counter!("stint_events_written_total").increment(events as u64);
                 metrics::counter!("stint_writer_batches_total").increment(1);
                 return;
             }

@@ -529,7 +529,20 @@ async fn operations_endpoints_answer() {
     assert_eq!(c.get(s.url("/healthz")).send().await.unwrap().status(), 200);
     let (status, ready) = json(c.get(s.url("/readyz")).send().await.unwrap()).await;
     assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
-    c.get(s.url("/api/storefront/products")).send().await.unwrap();
+    let b = s.browser();
+    b.get(s.url("/api/storefront/products")).send().await.unwrap();
+    b.get(s.url("/api/storefront/products")).send().await.unwrap();
+    // The admin's read waits for the writer: the events are written by now.
+    s.admin_get("/api/admin/sessions").await;
+    let text = c
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("stint_events_written_total 3"), "{text}");
     let text = c
         .get(s.url("/metrics"))
         .send()
@@ -543,6 +556,8 @@ async fn operations_endpoints_answer() {
         "stint_http_request_duration_seconds",
         "stint_sessions_created_total",
         "stint_records_queued_total",
+        "stint_events_queued_total",
+        "stint_sessions_resumed_total",
     ] {
         assert!(text.contains(metric), "{metric} missing from /metrics:\n{text}");
     }

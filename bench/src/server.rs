@@ -16,7 +16,7 @@ use clap::ValueEnum;
 use stint_axum::{CookieKeys, SessionConfig, SessionLayer};
 use stint_core::{Engine, Policy, SystemClock};
 use stint_memory::MemoryStore;
-use stint_sql::{SqliteStore, Writer, WriterConfig};
+use stint_sql::{SqlStore, Writer, WriterConfig};
 
 /// A server under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -84,7 +84,7 @@ pub fn serve(contender: Contender) -> Result<()> {
         let app = match contender {
             Contender::Baseline => routes(),
             Contender::StintMemory => {
-                let cold = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await?);
+                let cold = Arc::new(SqlStore::open(&dir.path().join("bench.db")).await?);
                 let (writer, task) = Writer::spawn(cold.clone(), WriterConfig::default());
                 writer_task = Some(task);
                 let hot = Arc::new(MemoryStore::new());

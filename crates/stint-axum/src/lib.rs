@@ -18,7 +18,7 @@
 //! use stint_axum::{CookieKeys, CustomerSession, Session, SessionConfig, SessionLayer};
 //! use stint_core::{Engine, Policy, SystemClock};
 //! use stint_memory::MemoryStore;
-//! use stint_sql::{SqliteStore, Writer, WriterConfig};
+//! use stint_sql::{SqlStore, Writer, WriterConfig};
 //!
 //! async fn home(session: Session) -> String {
 //!     format!("page view {} of session {}", session.record().page_views, session.id())
@@ -29,7 +29,7 @@
 //! }
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let cold = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+//! let cold = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
 //! let (writer, _task) = Writer::spawn(cold.clone(), WriterConfig::default());
 //! let engine = Engine::new(
 //!     Arc::new(MemoryStore::new()),

@@ -10,7 +10,7 @@ use http::{Request, Response, StatusCode};
 use stint_axum::{CookieKeys, CustomerSession, Session, SessionConfig, SessionLayer};
 use stint_core::{Engine, ManualClock, Policy, Timestamp};
 use stint_memory::MemoryStore;
-use stint_sql::{SqliteStore, Writer, WriterConfig};
+use stint_sql::{SqlStore, Writer, WriterConfig};
 use tower::ServiceExt;
 
 const OLD: &str = "an-old-secret-of-at-least-32-bytes!!";
@@ -23,7 +23,7 @@ struct App {
 
 async fn app(secrets: &str) -> App {
     let clock = ManualClock::new(Timestamp(1_795_000_000_000));
-    let cold = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+    let cold = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
     let (writer, _task) = Writer::spawn(cold.clone(), WriterConfig::default());
     let policy = Policy {
         idle_timeout_secs: 600,

@@ -1,8 +1,9 @@
 //! # stint-sql
 //!
-//! Stint's cold store on SQL: [`SqliteStore`] implements
-//! [`ColdStore`](stint_core::ColdStore) on SQLite (sqlx, runtime queries, the
-//! SQLite library bundled), with its migrations compiled in, and
+//! Stint's cold store on SQL: [`SqlStore`] implements
+//! [`ColdStore`](stint_core::ColdStore) on SQLite (the library bundled) and
+//! on PostgreSQL, chosen by the URL (sqlx, runtime queries: no database is
+//! needed to build), with each backend's migrations compiled in, and
 //! [`Writer`] is the batching writer that carries records from the request
 //! path to it in group commits.
 //!
@@ -11,10 +12,10 @@
 //! use stint_core::event::{Event, kinds};
 //! use stint_core::store::{ColdStore, Record, Sink};
 //! use stint_core::{Attributes, Session, Timestamp, VisitorId};
-//! use stint_sql::{SqliteStore, Writer, WriterConfig};
+//! use stint_sql::{SqlStore, Writer, WriterConfig};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+//! let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
 //! let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
 //!
 //! let session = Session::new(VisitorId::new(), Attributes::default(), Timestamp(1_795_000_000_000));
@@ -30,13 +31,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod batch;
 pub mod migrate;
+mod rows;
 mod shop;
-mod sqlite;
+mod store;
 mod writer;
 
 pub use shop::{Customer, Order};
-pub use sqlite::SqliteStore;
+pub use store::SqlStore;
 pub use writer::{Writer, WriterConfig, WriterTask};
 
 /// What can go wrong opening a store.

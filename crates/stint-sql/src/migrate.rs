@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
-use sqlx::SqliteConnection;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::{PgPool, SqliteConnection};
 
 use crate::StoreError;
 
@@ -14,6 +14,13 @@ const SQLITE: &[(i64, &str, &str)] = &[(
     1,
     "initial",
     include_str!("../migrations/sqlite/0001_initial.sql"),
+)];
+
+/// The PostgreSQL migrations, oldest first.
+const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/postgres/0001_initial.sql"),
 )];
 
 fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
@@ -37,6 +44,16 @@ fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
 pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     migrator(SQLITE)
         .run(conn)
+        .await
+        .map_err(|e| StoreError::Migrate(e.to_string()))
+}
+
+/// Applies the pending PostgreSQL migrations, under the migrator's advisory
+/// lock (several instances may start at once). A migration that fails is
+/// rolled back and stops here with its version named.
+pub async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
+    migrator(POSTGRES)
+        .run(pool)
         .await
         .map_err(|e| StoreError::Migrate(e.to_string()))
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use stint_core::ColdStore;
-use stint_sql::SqliteStore;
+use stint_sql::SqlStore;
 
 async fn fresh() -> Arc<dyn ColdStore> {
     // Kept after the test: the store outlives this function.
     let dir = tempfile::tempdir().unwrap().keep();
-    Arc::new(SqliteStore::open(&dir.join("stint.db")).await.unwrap())
+    Arc::new(SqlStore::open(&dir.join("stint.db")).await.unwrap())
 }
 
 stint_conformance::cold_store_suite!(fresh());

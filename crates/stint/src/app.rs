@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 use stint_axum::{SessionConfig, SessionLayer};
 use stint_core::Engine;
-use stint_sql::{SqliteStore, Writer};
+use stint_sql::{SqlStore, Writer};
 
 use crate::api::ApiError;
 use crate::routes;
@@ -24,7 +24,7 @@ pub struct AppState {
     /// The session engine.
     pub engine: Engine,
     /// The durable store (and the demo shop's tables).
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<SqlStore>,
     /// The writer feeding the durable store.
     pub writer: Writer,
     /// The admin bearer token.

@@ -63,7 +63,7 @@ pub struct Settings {
     #[arg(long, env = "VISITOR_TTL", value_name = "VISITOR_TTL", default_value_t = 31_536_000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub visitor_ttl: u64,
 
-    /// The durable store: `sqlite://PATH` (default: `stint.db` in the data directory).
+    /// The durable store: `sqlite://PATH` or `postgres://…` (default: `stint.db` in the data directory).
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
@@ -152,14 +152,11 @@ impl Settings {
             );
         }
         if let Some(url) = &self.database_url
-            && !url.starts_with("sqlite:")
+            && !["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| url.starts_with(p))
         {
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                bail!(
-                    "DATABASE_URL: this build of stint supports sqlite:// only; PostgreSQL is not available yet"
-                );
-            }
-            bail!("DATABASE_URL must be sqlite://PATH");
+            bail!("DATABASE_URL must be sqlite://PATH or postgres://USER@HOST/DATABASE");
         }
         if self.mode == Mode::Production {
             match &self.cookie_secret {
@@ -177,7 +174,7 @@ impl Settings {
         Ok(())
     }
 
-    /// The SQLite URL in use.
+    /// The durable store's URL.
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),

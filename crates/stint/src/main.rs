@@ -20,7 +20,7 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use stint_axum::SessionConfig;
 use stint_core::{Clock, Engine, SystemClock};
 use stint_memory::MemoryStore;
-use stint_sql::{Customer, SqliteStore, Writer, WriterConfig};
+use stint_sql::{Customer, SqlStore, Writer, WriterConfig};
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
@@ -83,17 +83,18 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn open_store(settings: &Settings) -> Result<SqliteStore> {
+/// Opens the durable store named by the settings, applying its migrations.
+async fn open_store(settings: &Settings) -> Result<SqlStore> {
     if settings.database_url.is_none() {
         settings.ensure_data_dir()?;
     }
-    SqliteStore::connect(&settings.database_url())
+    SqlStore::connect(&settings.database_url())
         .await
         .with_context(|| "DATABASE_URL: cannot open the durable store".to_string())
 }
 
 /// The demo customer of the contract exists from the start.
-async fn seed_demo_customer(store: &SqliteStore, clock: &dyn Clock) -> Result<()> {
+async fn seed_demo_customer(store: &SqlStore, clock: &dyn Clock) -> Result<()> {
     const EMAIL: &str = "customer@example.com";
     if store.customer_by_email(EMAIL).await?.is_some() {
         return Ok(());

@@ -218,15 +218,16 @@ async fn stats(State(app): State<AppState>) -> ApiResult<Ok<Value>> {
         Result::Ok(n) => json!({ "status": "ok", "kind": "memory", "sessions": n }),
         Err(e) => json!({ "status": "unavailable", "kind": "memory", "error": e.to_string() }),
     };
+    let backend = app.store.backend();
     let cold = match app.engine.cold().stats().await {
         Result::Ok(s) => json!({
             "status": "ok",
-            "kind": "sqlite",
+            "kind": backend,
             "sessions": s.sessions,
             "openSessions": s.open_sessions,
             "events": s.events,
         }),
-        Err(e) => json!({ "status": "unavailable", "kind": "sqlite", "error": e.to_string() }),
+        Err(e) => json!({ "status": "unavailable", "kind": backend, "error": e.to_string() }),
     };
     Result::Ok(ok(
         json!({ "hot": hot, "cold": cold, "writer": { "queued": app.writer.queued() } }),

@@ -43,6 +43,9 @@ impl Server {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if let Some(url) = postgres_database(dir) {
+            cmd.env("DATABASE_URL", url);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -155,6 +158,45 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// With `STINT_TEST_BACKEND=postgres`: the URL of the PostgreSQL database of
+/// this data directory, created on first use (so a restart finds it again).
+fn postgres_database(dir: &Path) -> Option<String> {
+    if std::env::var("STINT_TEST_BACKEND").ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    let marker = dir.join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return Some(url);
+    }
+    let admin = std::env::var("STINT_TEST_POSTGRES_URL")
+        .expect("STINT_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL");
+    let name = format!("stint_e2e_{}", uuid::Uuid::new_v4().simple());
+    let sql = format!("CREATE DATABASE {name}");
+    let admin_url = admin.clone();
+    // The callers run inside a runtime; this runs on its own thread and runtime.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    std::fs::write(&marker, &url).unwrap();
+    Some(url)
 }
 
 /// The `Set-Cookie` header for `name`, if any.

@@ -1,0 +1,155 @@
+//! Rows into domain values, the same for every backend: both schemas use
+//! the same column names and types (TEXT, 64-bit integers, bytes).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use sqlx::Row;
+use stint_core::event::Event;
+use stint_core::{Attributes, Error, Result, Session, SessionKind, Timestamp};
+
+use crate::shop::{Customer, Order};
+
+/// The column reads the decoders need, over any backend's row.
+pub(crate) trait RowExt {
+    fn text(&self, column: &str) -> Result<String>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    fn int(&self, column: &str) -> Result<i64>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+}
+
+pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Corrupt {
+        what,
+        message: e.to_string(),
+    }
+}
+
+macro_rules! row_ext {
+    ($row:ty) => {
+        impl RowExt for $row {
+            fn text(&self, column: &str) -> Result<String> {
+                self.try_get(column).map_err(|e| corrupt("row", e))
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>> {
+                self.try_get(column).map_err(|e| corrupt("row", e))
+            }
+            fn int(&self, column: &str) -> Result<i64> {
+                self.try_get(column).map_err(|e| corrupt("row", e))
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+                self.try_get(column).map_err(|e| corrupt("row", e))
+            }
+        }
+    };
+}
+
+row_ext!(sqlx::sqlite::SqliteRow);
+row_ext!(sqlx::postgres::PgRow);
+
+/// The columns [`session`] reads, in `SELECT` order.
+macro_rules! session_columns {
+    () => {
+        "id, visitor_id, kind, customer_id, page_views, converted, order_id, started_at, last_seen_at, \
+         ended_at, version, ip_address, device, browser, os, country, city, landing_page, referrer, \
+         utm_source, utm_medium, utm_campaign, data"
+    };
+}
+pub(crate) use session_columns;
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+pub(crate) fn session(row: &impl RowExt) -> Result<Session> {
+    let kind = row.text("kind")?;
+    let data: Map<String, Value> =
+        serde_json::from_str(&row.text("data")?).map_err(|e| corrupt("session data", e))?;
+    Ok(Session {
+        id: row.text("id")?.parse().map_err(|e| corrupt("session id", e))?,
+        visitor_id: row
+            .text("visitor_id")?
+            .parse()
+            .map_err(|e| corrupt("visitor id", e))?,
+        kind: SessionKind::parse(&kind).ok_or_else(|| corrupt("session kind", kind))?,
+        customer_id: row.opt_text("customer_id")?,
+        page_views: unsigned(row.int("page_views")?),
+        converted: row.int("converted")? != 0,
+        order_id: row.opt_text("order_id")?,
+        started_at: Timestamp(row.int("started_at")?),
+        last_seen_at: Timestamp(row.int("last_seen_at")?),
+        ended_at: row.opt_int("ended_at")?.map(Timestamp),
+        attributes: Arc::new(Attributes {
+            ip_address: row.opt_text("ip_address")?,
+            device: row.opt_text("device")?,
+            browser: row.opt_text("browser")?,
+            os: row.opt_text("os")?,
+            country: row.opt_text("country")?,
+            city: row.opt_text("city")?,
+            landing_page: row.opt_text("landing_page")?,
+            referrer: row.opt_text("referrer")?,
+            utm_source: row.opt_text("utm_source")?,
+            utm_medium: row.opt_text("utm_medium")?,
+            utm_campaign: row.opt_text("utm_campaign")?,
+        }),
+        data: Arc::new(data),
+        version: unsigned(row.int("version")?),
+    })
+}
+
+pub(crate) fn event(row: &impl RowExt) -> Result<Event> {
+    let metadata = match row.opt_text("metadata")? {
+        Some(m) => Some(serde_json::from_str(&m).map_err(|e| corrupt("event metadata", e))?),
+        None => None,
+    };
+    Ok(Event {
+        id: uuid::Uuid::parse_str(&row.text("id")?).map_err(|e| corrupt("event id", e))?,
+        session_id: row
+            .text("session_id")?
+            .parse()
+            .map_err(|e| corrupt("session id", e))?,
+        visitor_id: row
+            .text("visitor_id")?
+            .parse()
+            .map_err(|e| corrupt("visitor id", e))?,
+        kind: row.text("kind")?,
+        page: row.opt_text("page")?,
+        product_id: row.opt_text("product_id")?,
+        metadata,
+        at: Timestamp(row.int("at")?),
+    })
+}
+
+pub(crate) fn customer(row: &impl RowExt) -> Result<Customer> {
+    Ok(Customer {
+        id: row.text("id")?,
+        email: row.text("email")?,
+        name: row.text("name")?,
+        password_hash: row.text("password_hash")?,
+        created_at: Timestamp(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn order(row: &impl RowExt) -> Result<Order> {
+    let items: Value = serde_json::from_str(&row.text("items")?).map_err(|e| corrupt("order items", e))?;
+    let shipping_address = match row.opt_text("shipping_address")? {
+        Some(a) => serde_json::from_str(&a).map_err(|e| corrupt("order address", e))?,
+        None => Value::Null,
+    };
+    Ok(Order {
+        id: row.text("id")?,
+        session_id: row
+            .text("session_id")?
+            .parse()
+            .map_err(|e| corrupt("session id", e))?,
+        visitor_id: row
+            .text("visitor_id")?
+            .parse()
+            .map_err(|e| corrupt("visitor id", e))?,
+        customer_id: row.opt_text("customer_id")?,
+        total_cents: row.int("total_cents")?,
+        items,
+        shipping_address,
+        created_at: Timestamp(row.int("created_at")?),
+    })
+}

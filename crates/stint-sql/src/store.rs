@@ -1,0 +1,474 @@
+//! The cold store on SQL: one type over SQLite and PostgreSQL.
+//!
+//! Both backends share the schema's shape and, where the dialects agree, the
+//! statements (`$N` placeholders are understood by both). Where they differ
+//! (`MAX`/`GREATEST`, `UPDATE … FROM (VALUES …)`), [`Dialect`] holds each
+//! backend's text. Code that runs a statement is written once and expanded
+//! for each pool by [`on_pool!`].
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, QueryBuilder, SqliteConnection};
+use stint_core::event::Event;
+use stint_core::store::{ColdStats, ColdStore, Record, SessionQuery};
+use stint_core::{Error, Policy, Result, Session, SessionId, Timestamp, TokenHash};
+
+use crate::batch::Folded;
+use crate::rows::{self, RowExt, corrupt, session_columns};
+use crate::{StoreError, migrate};
+
+/// The connection pool of one backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the pool (and `$d` to the dialect) of
+/// whichever backend the store has; the body is compiled once per backend.
+macro_rules! on_pool {
+    ($store:expr, |$p:ident, $d:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($p) => {
+                #[allow(unused_variables)]
+                let $d = &$crate::store::SQLITE;
+                $body
+            }
+            $crate::store::Pool::Postgres($p) => {
+                #[allow(unused_variables)]
+                let $d = &$crate::store::POSTGRES;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The statements whose text differs between the backends.
+pub(crate) struct Dialect {
+    /// The backend's name, for `/api/admin/stats`.
+    pub(crate) name: &'static str,
+    upsert_conflict: &'static str,
+    activity_head: &'static str,
+    activity_tail: &'static str,
+    end: &'static str,
+    close_expired: &'static str,
+    sessions: &'static str,
+}
+
+pub(crate) const SQLITE: Dialect = Dialect {
+    name: "sqlite",
+    upsert_conflict: " ON CONFLICT (id) DO UPDATE SET \
+         token_hash = CASE WHEN sessions.ended_at IS NOT NULL THEN NULL \
+                           WHEN excluded.version >= sessions.version THEN COALESCE(excluded.token_hash, sessions.token_hash) \
+                           ELSE sessions.token_hash END, \
+         kind = CASE WHEN excluded.version >= sessions.version THEN excluded.kind ELSE sessions.kind END, \
+         customer_id = CASE WHEN excluded.version >= sessions.version THEN excluded.customer_id ELSE sessions.customer_id END, \
+         converted = MAX(sessions.converted, excluded.converted), \
+         order_id = CASE WHEN excluded.version >= sessions.version THEN COALESCE(excluded.order_id, sessions.order_id) ELSE sessions.order_id END, \
+         data = CASE WHEN excluded.version >= sessions.version THEN excluded.data ELSE sessions.data END, \
+         page_views = MAX(sessions.page_views, excluded.page_views), \
+         last_seen_at = MAX(sessions.last_seen_at, excluded.last_seen_at), \
+         version = MAX(sessions.version, excluded.version)",
+    activity_head: "UPDATE sessions SET last_seen_at = MAX(sessions.last_seen_at, v.column2), \
+         page_views = MAX(sessions.page_views, v.column3) FROM (",
+    activity_tail: ") AS v WHERE sessions.id = v.column1",
+    end: "UPDATE sessions SET ended_at = COALESCE(ended_at, $1), end_reason = COALESCE(end_reason, $2), \
+         token_hash = NULL, \
+         duration_secs = COALESCE(duration_secs, (MAX(last_seen_at, started_at) - started_at) / 1000) \
+         WHERE id = $3",
+    close_expired: "UPDATE sessions SET \
+         ended_at = MIN(last_seen_at + $1, started_at + $2), end_reason = 'expired', token_hash = NULL, \
+         duration_secs = (MAX(last_seen_at, started_at) - started_at) / 1000 \
+         WHERE ended_at IS NULL AND (last_seen_at <= $3 - $1 OR started_at <= $3 - $2)",
+    sessions: concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions \
+         WHERE ($1 IS NULL OR customer_id = $1) \
+           AND ($2 IS NULL OR visitor_id = $2) \
+           AND ($3 IS NULL OR converted = $3) \
+           AND ($4 IS NULL OR id < $4) \
+           AND ($5 IS NULL OR $5 = (ended_at IS NULL AND last_seen_at > $6 AND started_at > $7)) \
+         ORDER BY id DESC LIMIT $8"
+    ),
+};
+
+pub(crate) const POSTGRES: Dialect = Dialect {
+    name: "postgres",
+    upsert_conflict: " ON CONFLICT (id) DO UPDATE SET \
+         token_hash = CASE WHEN sessions.ended_at IS NOT NULL THEN NULL \
+                           WHEN excluded.version >= sessions.version THEN COALESCE(excluded.token_hash, sessions.token_hash) \
+                           ELSE sessions.token_hash END, \
+         kind = CASE WHEN excluded.version >= sessions.version THEN excluded.kind ELSE sessions.kind END, \
+         customer_id = CASE WHEN excluded.version >= sessions.version THEN excluded.customer_id ELSE sessions.customer_id END, \
+         converted = GREATEST(sessions.converted, excluded.converted), \
+         order_id = CASE WHEN excluded.version >= sessions.version THEN COALESCE(excluded.order_id, sessions.order_id) ELSE sessions.order_id END, \
+         data = CASE WHEN excluded.version >= sessions.version THEN excluded.data ELSE sessions.data END, \
+         page_views = GREATEST(sessions.page_views, excluded.page_views), \
+         last_seen_at = GREATEST(sessions.last_seen_at, excluded.last_seen_at), \
+         version = GREATEST(sessions.version, excluded.version)",
+    activity_head: "UPDATE sessions SET last_seen_at = GREATEST(sessions.last_seen_at, v.at), \
+         page_views = GREATEST(sessions.page_views, v.page_views) FROM (",
+    activity_tail: ") AS v (id, at, page_views) WHERE sessions.id = v.id",
+    end: "UPDATE sessions SET ended_at = COALESCE(ended_at, $1), end_reason = COALESCE(end_reason, $2), \
+         token_hash = NULL, \
+         duration_secs = COALESCE(duration_secs, (GREATEST(last_seen_at, started_at) - started_at) / 1000) \
+         WHERE id = $3",
+    close_expired: "UPDATE sessions SET \
+         ended_at = LEAST(last_seen_at + $1, started_at + $2), end_reason = 'expired', token_hash = NULL, \
+         duration_secs = (GREATEST(last_seen_at, started_at) - started_at) / 1000 \
+         WHERE ended_at IS NULL AND (last_seen_at <= $3 - $1 OR started_at <= $3 - $2)",
+    sessions: concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions \
+         WHERE ($1::TEXT IS NULL OR customer_id = $1) \
+           AND ($2::TEXT IS NULL OR visitor_id = $2) \
+           AND ($3::BIGINT IS NULL OR converted = $3) \
+           AND ($4::TEXT IS NULL OR id < $4) \
+           AND ($5::BIGINT IS NULL OR ($5 = 1) = (ended_at IS NULL AND last_seen_at > $6 AND started_at > $7)) \
+         ORDER BY id DESC LIMIT $8"
+    ),
+};
+
+/// The cold store. Clone it freely: it is a handle on a pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pub(crate) pool: Pool,
+}
+
+/// Rows per multi-row statement: few enough to stay far below either
+/// backend's limit on bound parameters, many enough that a batch is a
+/// handful of statements rather than one per record.
+const ROWS_PER_STATEMENT: usize = 256;
+
+fn cold(e: sqlx::Error) -> Error {
+    Error::cold(e)
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.millis()
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn secs_ms(secs: u64) -> i64 {
+    i64::try_from(secs)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000)
+}
+
+impl SqlStore {
+    /// Opens the store at `url` and applies the pending migrations:
+    /// `sqlite://PATH` (created if missing), `sqlite::memory:`, or
+    /// `postgres://…` / `postgresql://…`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::connect_postgres(url).await
+        } else if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await
+        } else {
+            Err(StoreError::Config(
+                "DATABASE_URL must start with sqlite:// or postgres://".to_owned(),
+            ))
+        }
+    }
+
+    /// Opens (creating if needed) the SQLite database file at `path`.
+    pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        Self::connect(&format!("sqlite://{}", path.display())).await
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(false);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            // Switching a new file to WAL needs the database to itself: do it,
+            // and the migrations, on one connection before the pool opens more.
+            let mut first = SqliteConnection::connect_with(&options)
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            migrate::sqlite(&mut first).await?;
+            first
+                .close()
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database lives in one connection.
+            .max_connections(if in_memory { 1 } else { 8 })
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        if in_memory {
+            let mut conn = pool
+                .acquire()
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            migrate::sqlite(&mut conn).await?;
+        }
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Duration::from_secs(300))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        migrate::postgres(&pool).await?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        on_pool!(self, |_p, d| d.name)
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        on_pool!(self, |p, d| p.close().await)
+    }
+
+    async fn write_batch(&self, f: &Folded<'_>) -> Result<()> {
+        on_pool!(self, |p, d| {
+            let mut tx = p.begin().await.map_err(cold)?;
+            let snapshots: Vec<&(&Session, Option<TokenHash>)> = f.snapshots.values().collect();
+            for chunk in snapshots.chunks(ROWS_PER_STATEMENT) {
+                let mut data = Vec::with_capacity(chunk.len());
+                for (s, _) in chunk {
+                    data.push(serde_json::to_string(&*s.data).map_err(|e| corrupt("session data", e))?);
+                }
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO sessions (id, visitor_id, token_hash, kind, customer_id, page_views, converted, \
+                     order_id, started_at, last_seen_at, version, ip_address, device, browser, os, country, city, \
+                     landing_page, referrer, utm_source, utm_medium, utm_campaign, data) ",
+                );
+                q.push_values(chunk.iter().zip(data), |mut b, ((s, token), data)| {
+                    let a = &*s.attributes;
+                    b.push_bind(s.id.to_string())
+                        .push_bind(s.visitor_id.to_string())
+                        .push_bind(token.map(|t| t.as_bytes().to_vec()))
+                        .push_bind(s.kind.as_str())
+                        .push_bind(s.customer_id.clone())
+                        .push_bind(count(s.page_views))
+                        .push_bind(i64::from(s.converted))
+                        .push_bind(s.order_id.clone())
+                        .push_bind(ms(s.started_at))
+                        .push_bind(ms(s.last_seen_at))
+                        .push_bind(count(s.version))
+                        .push_bind(a.ip_address.clone())
+                        .push_bind(a.device.clone())
+                        .push_bind(a.browser.clone())
+                        .push_bind(a.os.clone())
+                        .push_bind(a.country.clone())
+                        .push_bind(a.city.clone())
+                        .push_bind(a.landing_page.clone())
+                        .push_bind(a.referrer.clone())
+                        .push_bind(a.utm_source.clone())
+                        .push_bind(a.utm_medium.clone())
+                        .push_bind(a.utm_campaign.clone())
+                        .push_bind(data);
+                });
+                q.push(d.upsert_conflict);
+                q.build().execute(&mut *tx).await.map_err(cold)?;
+            }
+            for chunk in f.events.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO events (id, session_id, visitor_id, kind, page, product_id, metadata, at) ",
+                );
+                q.push_values(chunk, |mut b, e: &&Event| {
+                    b.push_bind(e.id.to_string())
+                        .push_bind(e.session_id.to_string())
+                        .push_bind(e.visitor_id.to_string())
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.page.clone())
+                        .push_bind(e.product_id.clone())
+                        .push_bind(e.metadata.as_ref().map(Value::to_string))
+                        .push_bind(ms(e.at));
+                });
+                q.push(" ON CONFLICT (id) DO NOTHING");
+                q.build().execute(&mut *tx).await.map_err(cold)?;
+            }
+            let activity: Vec<_> = f.activity.iter().collect();
+            for chunk in activity.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::new(d.activity_head);
+                q.push_values(chunk, |mut b, (id, (at, page_views))| {
+                    // Typed, so that PostgreSQL need not guess a VALUES list's types.
+                    b.push_bind(id.to_string())
+                        .push_bind(ms(*at))
+                        .push_unseparated(if d.name == "postgres" { "::BIGINT" } else { "" })
+                        .push_bind(count(*page_views))
+                        .push_unseparated(if d.name == "postgres" { "::BIGINT" } else { "" });
+                });
+                q.push(d.activity_tail);
+                q.build().execute(&mut *tx).await.map_err(cold)?;
+            }
+            for (id, at, reason) in &f.ends {
+                sqlx::query(d.end)
+                    .bind(ms(*at))
+                    .bind(reason.as_str())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(cold)?;
+            }
+            tx.commit().await.map_err(cold)
+        })
+    }
+}
+
+#[async_trait]
+impl ColdStore for SqlStore {
+    async fn write(&self, batch: &[Record]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_batch(&Folded::new(batch)).await
+    }
+
+    async fn session_by_token(&self, token: &TokenHash) -> Result<Option<Session>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE token_hash = $1 AND ended_at IS NULL"
+        );
+        on_pool!(self, |p, d| {
+            let row = sqlx::query(SQL)
+                .bind(token.as_bytes().to_vec())
+                .fetch_optional(p)
+                .await
+                .map_err(cold)?;
+            row.as_ref().map(rows::session).transpose()
+        })
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>> {
+        const SQL: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
+        on_pool!(self, |p, d| {
+            let row = sqlx::query(SQL)
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await
+                .map_err(cold)?;
+            row.as_ref().map(rows::session).transpose()
+        })
+    }
+
+    async fn sessions(&self, q: &SessionQuery) -> Result<Vec<Session>> {
+        // Live means: not ended, not idle past the timeout, not past the
+        // lifetime; judged by the caller's clock, not the database's.
+        on_pool!(self, |p, d| {
+            let rows = sqlx::query(d.sessions)
+                .bind(q.customer_id.as_deref())
+                .bind(q.visitor_id.map(|v| v.to_string()))
+                .bind(q.converted.map(i64::from))
+                .bind(q.before.map(|b| b.to_string()))
+                .bind(q.active.map(i64::from))
+                .bind(ms(q.now) - secs_ms(q.policy.idle_timeout_secs))
+                .bind(ms(q.now) - secs_ms(q.policy.max_age_secs))
+                .bind(i64::from(q.limit))
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            rows.iter().map(rows::session).collect()
+        })
+    }
+
+    async fn events(&self, id: &SessionId) -> Result<Vec<Event>> {
+        const SQL: &str = "SELECT id, session_id, visitor_id, kind, page, product_id, metadata, at FROM events \
+                           WHERE session_id = $1 ORDER BY at, id";
+        on_pool!(self, |p, d| {
+            let rows = sqlx::query(SQL)
+                .bind(id.to_string())
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            rows.iter().map(rows::event).collect()
+        })
+    }
+
+    async fn customer_sessions(&self, customer_id: &str, since: Timestamp) -> Result<Vec<Session>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE customer_id = $1 AND ended_at IS NULL AND last_seen_at >= $2 ORDER BY id DESC"
+        );
+        on_pool!(self, |p, d| {
+            let rows = sqlx::query(SQL)
+                .bind(customer_id)
+                .bind(ms(since))
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            rows.iter().map(rows::session).collect()
+        })
+    }
+
+    async fn close_expired(&self, now: Timestamp, policy: &Policy) -> Result<u64> {
+        on_pool!(self, |p, d| {
+            let done = sqlx::query(d.close_expired)
+                .bind(secs_ms(policy.idle_timeout_secs))
+                .bind(secs_ms(policy.max_age_secs))
+                .bind(ms(now))
+                .execute(p)
+                .await
+                .map_err(cold)?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    async fn stats(&self) -> Result<ColdStats> {
+        const SQL: &str = "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, \
+                           (SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL) AS open_sessions, \
+                           (SELECT COUNT(*) FROM events) AS events";
+        on_pool!(self, |p, d| {
+            let row = sqlx::query(SQL).fetch_one(p).await.map_err(cold)?;
+            let n = |c: &str| row.int(c).map(|v| u64::try_from(v).unwrap_or(0));
+            Ok(ColdStats {
+                sessions: n("sessions")?,
+                open_sessions: n("open_sessions")?,
+                events: n("events")?,
+            })
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        on_pool!(self, |p, d| {
+            sqlx::query("SELECT 1").execute(p).await.map_err(cold)?;
+            Ok(())
+        })
+    }
+}
+
+/// Activity per session in a batch: the latest time and the highest count.
+pub(crate) type Activity = HashMap<SessionId, (Timestamp, u64)>;

@@ -1,0 +1,80 @@
+# Starts the servers the tests talk to, on loopback, and exports their URLs.
+# Sourced by scripts/test. Installs what is missing from Debian's packages
+# (CI machines start with nothing but Rust); a service that cannot be had is
+# an error, never a skipped test.
+
+STINT_SERVICES_DIR=$(mktemp -d /tmp/stint-services.XXXXXX)
+# Service users (postgres) must reach their directories inside.
+chmod 755 "$STINT_SERVICES_DIR"
+
+# A free TCP port on loopback, from $1 up.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    port=$((port + 1))
+  done
+  echo "$port"
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: $* is not installed, and installing it needs root (apt-get install $*)" >&2
+    return 1
+  fi
+  echo "== installing $* (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "${STINT_APT_UPDATED:-}" ]; then
+    apt-get update -qq >/dev/null
+    STINT_APT_UPDATED=1
+  fi
+  apt-get install -y -qq "$@" >/dev/null
+}
+
+# Runs a command as the postgres user when we are root (PostgreSQL refuses root).
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+postgres_bin() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+start_postgres() {
+  local bin
+  bin=$(postgres_bin)
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    apt_install postgresql
+    bin=$(postgres_bin)
+  fi
+  local dir="$STINT_SERVICES_DIR/postgres"
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres "$dir"
+  local port
+  port=$(free_port 55432)
+  as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 || {
+    cat "$dir/initdb.log" >&2
+    return 1
+  }
+  # Durability settings off: the data is thrown away after the run.
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" \
+    start >/dev/null || {
+    cat "$dir/server.log" >&2
+    return 1
+  }
+  STINT_PG_BIN=$bin
+  STINT_PG_DATA="$dir/data"
+  export STINT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "== PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+}
+
+stop_services() {
+  if [ -n "${STINT_PG_DATA:-}" ]; then
+    as_postgres "$STINT_PG_BIN/pg_ctl" -D "$STINT_PG_DATA" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$STINT_SERVICES_DIR"
+}

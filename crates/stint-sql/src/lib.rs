@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod lease;
 pub mod migrate;
 mod rows;
 mod shop;

@@ -98,6 +98,10 @@ pub struct Settings {
     /// Run the background jobs (close expired sessions) in this process.
     #[arg(long, env = "ENABLE_CRON", value_name = "ENABLE_CRON", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub enable_cron: bool,
+
+    /// Seconds between two rounds of the background jobs.
+    #[arg(long, env = "STINT_JOB_INTERVAL", value_name = "STINT_JOB_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub job_interval: u64,
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {

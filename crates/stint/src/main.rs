@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod catalogue;
 mod config;
+mod jobs;
 mod passwords;
 mod routes;
 
@@ -25,6 +26,7 @@ use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::config::{Mode, ServeArgs, Settings};
+use crate::jobs::Jobs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -146,22 +148,14 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         settings.policy(),
     );
 
-    let mut jobs = vec![hot.spawn_sweeper(Duration::from_secs(30), clock.clone())];
-    if settings.enable_cron {
-        let engine = engine.clone();
-        jobs.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match engine.close_expired().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(sessions = n, "closed expired sessions"),
-                    Err(e) => tracing::warn!(error = %e, "closing expired sessions failed"),
-                }
-            }
-        }));
-    }
+    let sweeper = hot.spawn_sweeper(Duration::from_secs(30), clock.clone());
+    let jobs = settings.enable_cron.then(|| {
+        Jobs::start(
+            engine.clone(),
+            store.clone(),
+            Duration::from_secs(settings.job_interval),
+        )
+    });
 
     let mut session = SessionConfig::new(keys);
     session.secure = settings.mode == Mode::Production;
@@ -188,8 +182,9 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         .context("server error")?;
 
     tracing::info!("shutting down: flushing the event writer");
-    for job in jobs {
-        job.abort();
+    sweeper.abort();
+    if let Some(jobs) = jobs {
+        jobs.stop().await;
     }
     writer_task.shutdown().await;
     store.close().await;

@@ -1,0 +1,75 @@
+//! Background jobs: closing expired sessions in the durable store. When
+//! several instances share the database, one of them runs the jobs at a time:
+//! the one holding the `jobs` lease (renewed every round, lapsing after three
+//! missed rounds, released at shutdown).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stint_core::{Engine, Timestamp};
+use stint_sql::SqlStore;
+use tokio::task::JoinHandle;
+
+const LEASE: &str = "jobs";
+
+/// The running job loop.
+pub struct Jobs {
+    task: JoinHandle<()>,
+    store: Arc<SqlStore>,
+    holder: String,
+}
+
+impl Jobs {
+    /// Starts the loop: every `every`, if this instance holds the lease, run the jobs.
+    pub fn start(engine: Engine, store: Arc<SqlStore>, every: Duration) -> Jobs {
+        let holder = uuid::Uuid::new_v4().to_string();
+        let task = tokio::spawn(run(engine, Arc::clone(&store), holder.clone(), every));
+        Jobs { task, store, holder }
+    }
+
+    /// Stops the loop and gives the lease up, so another instance takes over at once.
+    pub async fn stop(self) {
+        self.task.abort();
+        if let Err(e) = self.store.release_lease(LEASE, &self.holder).await {
+            tracing::warn!(error = %e, "could not release the jobs lease; it lapses by itself");
+        }
+    }
+}
+
+async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let lease_ms = i64::try_from(every.as_millis().saturating_mul(3)).unwrap_or(i64::MAX / 2);
+    loop {
+        tick.tick().await;
+        let now = engine.now();
+        match store
+            .acquire_lease(
+                LEASE,
+                &holder,
+                now,
+                Timestamp(now.millis().saturating_add(lease_ms)),
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                metrics::counter!("stint_jobs_skipped_total").increment(1);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "jobs lease unavailable; jobs wait for the next round");
+                continue;
+            }
+        }
+        metrics::counter!("stint_jobs_runs_total").increment(1);
+        match engine.close_expired().await {
+            Ok(0) => {}
+            Ok(n) => {
+                metrics::counter!("stint_sessions_closed_total").increment(n);
+                tracing::info!(sessions = n, "closed expired sessions");
+            }
+            Err(e) => tracing::warn!(error = %e, "closing expired sessions failed"),
+        }
+    }
+}

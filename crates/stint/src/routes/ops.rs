@@ -21,12 +21,13 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    // Named by what they are, so that an operator knows where to look.
     let mut failing = Vec::new();
     if app.engine.hot().ping().await.is_err() {
-        failing.push("hot");
+        failing.push("memory");
     }
     if app.engine.cold().ping().await.is_err() {
-        failing.push("cold");
+        failing.push(app.store.backend());
     }
     if failing.is_empty() {
         (StatusCode::OK, axum::Json(json!({ "status": "ready" })))

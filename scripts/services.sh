@@ -59,16 +59,26 @@ start_postgres() {
     cat "$dir/initdb.log" >&2
     return 1
   }
-  # Durability settings off: the data is thrown away after the run.
-  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" \
-    start >/dev/null || {
+  # In the configuration file, so that a test that stops and starts the
+  # server gets the same one. Durability off: the data is thrown away.
+  cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 500
+CONF
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
     cat "$dir/server.log" >&2
     return 1
   }
   STINT_PG_BIN=$bin
   STINT_PG_DATA="$dir/data"
   export STINT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  # For the outage test, which stops and starts the server.
+  export STINT_TEST_PG_CTL="$bin/pg_ctl" STINT_TEST_PG_DATA="$dir/data"
   echo "== PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 

@@ -105,6 +105,9 @@ impl Engine {
         };
         let mut lookup = i.hot.resume(&hash, &touch).await?;
         if lookup == Lookup::Missing {
+            // The writer may still hold this session's end (a logout, a
+            // revocation): the read must come after it.
+            i.sink.flush().await?;
             match i.cold.session_by_token(&hash).await? {
                 Some(s) if s.is_live(&i.policy, touch.now) => {
                     i.hot.insert(&s, &hash, &i.policy).await?;

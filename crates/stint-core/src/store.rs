@@ -271,14 +271,18 @@ pub trait ColdStore: Send + Sync + 'static {
 }
 
 /// Where the engine sends cold-store records: a batching writer in production.
+///
+/// Every method is bounded in time: an unreachable database makes them
+/// fail with [`crate::Error::Unavailable`], never hang a request.
 #[async_trait]
 pub trait Sink: Send + Sync + 'static {
-    /// Queues a record. Waits for room when the queue is full (backpressure),
-    /// never drops; fails only once the writer has stopped.
+    /// Queues a record. Waits a bounded time for room when the queue is full
+    /// (backpressure); fails if there is still none (the record is then lost
+    /// and counted) or once the writer has stopped.
     async fn send(&self, record: Record) -> Result<()>;
 
     /// Queues a record and waits until it, and everything queued before it,
-    /// is committed to the cold store.
+    /// is committed to the cold store. On a timeout the record stays queued.
     async fn commit(&self, record: Record) -> Result<()>;
 
     /// Waits until everything queued so far is committed: reads that follow

@@ -31,6 +31,13 @@ pub struct WriterConfig {
     /// How many times a batch is retried at shutdown before it is given up
     /// (and counted as lost) so that the process can end.
     pub shutdown_retries: u32,
+    /// How long a sender waits for room in a full queue before the record is
+    /// dropped (counted in `stint_records_dropped_total` and logged): a
+    /// request is never held longer than this by an unreachable database.
+    pub send_timeout: Duration,
+    /// How long [`Sink::commit`] and [`Sink::flush`] wait for the commit
+    /// before they report the cold store unavailable (the record stays queued).
+    pub commit_timeout: Duration,
 }
 
 impl Default for WriterConfig {
@@ -39,8 +46,10 @@ impl Default for WriterConfig {
             queue: 65_536,
             batch: 2_048,
             linger: Duration::from_millis(5),
-            max_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(2),
             shutdown_retries: 5,
+            send_timeout: Duration::from_millis(250),
+            commit_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -56,6 +65,8 @@ enum Msg {
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
+    send_timeout: Duration,
+    commit_timeout: Duration,
 }
 
 /// The running writer task; [`WriterTask::shutdown`] drains it.
@@ -70,7 +81,12 @@ impl Writer {
     pub fn spawn(store: Arc<dyn ColdStore>, config: WriterConfig) -> (Writer, WriterTask) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let join = tokio::spawn(run(store, rx, config));
-        (Writer { tx: tx.clone() }, WriterTask { tx, join })
+        let writer = Writer {
+            tx: tx.clone(),
+            send_timeout: config.send_timeout,
+            commit_timeout: config.commit_timeout,
+        };
+        (writer, WriterTask { tx, join })
     }
 
     /// Waits until everything queued so far is committed.
@@ -101,33 +117,56 @@ impl WriterTask {
     }
 }
 
+impl Writer {
+    /// Queues `msg`, waiting for room at most `send_timeout`.
+    async fn enqueue(&self, msg: Msg) -> Result<()> {
+        match self.tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::WriterClosed),
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                match self.tx.send_timeout(msg, self.send_timeout).await {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(Error::WriterClosed),
+                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                        metrics::counter!("stint_records_dropped_total").increment(1);
+                        tracing::error!(
+                            "the cold-store queue is full (database unreachable?); a record was dropped"
+                        );
+                        Err(Error::cold("the write queue is full"))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for `done` at most `commit_timeout`.
+    async fn wait(&self, done: oneshot::Receiver<()>) -> Result<()> {
+        match tokio::time::timeout(self.commit_timeout, done).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::WriterClosed),
+            Err(_) => Err(Error::cold("the cold store is not keeping up (unreachable?)")),
+        }
+    }
+}
+
 #[async_trait]
 impl Sink for Writer {
     async fn send(&self, record: Record) -> Result<()> {
         count_queued(&record);
-        self.tx
-            .send(Msg::Record(record))
-            .await
-            .map_err(|_| Error::WriterClosed)
+        self.enqueue(Msg::Record(record)).await
     }
 
     async fn commit(&self, record: Record) -> Result<()> {
         count_queued(&record);
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Msg::Commit(record, done))
-            .await
-            .map_err(|_| Error::WriterClosed)?;
-        wait.await.map_err(|_| Error::WriterClosed)
+        self.enqueue(Msg::Commit(record, done)).await?;
+        self.wait(wait).await
     }
 
     async fn flush(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Msg::Flush(done))
-            .await
-            .map_err(|_| Error::WriterClosed)?;
-        wait.await.map_err(|_| Error::WriterClosed)
+        self.enqueue(Msg::Flush(done)).await?;
+        self.wait(wait).await
     }
 }
 

@@ -21,12 +21,18 @@ async fn a_failed_migration_stops_and_changes_nothing() {
     let path = dir.path().join("stint.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("CREATE TABLE events (unrelated INTEGER)").execute(&mut conn).await.unwrap();
+    sqlx::query("CREATE TABLE events (unrelated INTEGER)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let err = SqlStore::open(&path).await.unwrap_err();
     assert!(matches!(err, stint_sql::StoreError::Migrate(_)), "{err}");
     let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'")
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(sessions, 0, "the sessions table of the failed migration was rolled back");
+    assert_eq!(
+        sessions, 0,
+        "the sessions table of the failed migration was rolled back"
+    );
 }

@@ -39,7 +39,10 @@ async fn a_failed_migration_stops_and_changes_nothing() {
     let url = format!("{base}/{name}");
     // A table in the way of the first migration, half-way through it.
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("CREATE TABLE events (unrelated INTEGER)").execute(&mut conn).await.unwrap();
+    sqlx::query("CREATE TABLE events (unrelated INTEGER)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let err = SqlStore::connect(&url).await.unwrap_err();
     assert!(matches!(err, stint_sql::StoreError::Migrate(_)), "{err}");
     assert!(err.to_string().contains("migration failed"), "{err}");
@@ -47,5 +50,8 @@ async fn a_failed_migration_stops_and_changes_nothing() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(sessions, None, "the sessions table of the failed migration was rolled back");
+    assert_eq!(
+        sessions, None,
+        "the sessions table of the failed migration was rolled back"
+    );
 }

@@ -32,6 +32,17 @@ impl Server {
         s
     }
 
+    /// A server on PostgreSQL whatever `STINT_TEST_BACKEND` says.
+    pub fn start_postgres(env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = create_postgres_database(tmp.path());
+        let mut env = env.to_vec();
+        env.push(("DATABASE_URL", &url));
+        let mut s = Self::start_in(tmp.path(), &env);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// A server on an existing data directory (for restarts).
     pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stint"));
@@ -166,9 +177,15 @@ fn postgres_database(dir: &Path) -> Option<String> {
     if std::env::var("STINT_TEST_BACKEND").ok().as_deref() != Some("postgres") {
         return None;
     }
+    Some(create_postgres_database(dir))
+}
+
+/// A fresh PostgreSQL database for the data directory `dir` (the same one
+/// again if `dir` already has one).
+pub fn create_postgres_database(dir: &Path) -> String {
     let marker = dir.join("postgres-url");
     if let Ok(url) = std::fs::read_to_string(&marker) {
-        return Some(url);
+        return url;
     }
     let admin = std::env::var("STINT_TEST_POSTGRES_URL")
         .expect("STINT_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL");
@@ -196,7 +213,36 @@ fn postgres_database(dir: &Path) -> Option<String> {
     let (base, _) = admin.rsplit_once('/').unwrap();
     let url = format!("{base}/{name}");
     std::fs::write(&marker, &url).unwrap();
-    Some(url)
+    url
+}
+
+/// Stops (`stop`) or starts (`start`) the test PostgreSQL server.
+pub fn pg_ctl(action: &str) {
+    let ctl = std::env::var("STINT_TEST_PG_CTL").expect("STINT_TEST_PG_CTL is not set: run scripts/test");
+    let data = std::env::var("STINT_TEST_PG_DATA").expect("STINT_TEST_PG_DATA is not set: run scripts/test");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    let mut cmd = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", &ctl]);
+        c
+    } else {
+        Command::new(&ctl)
+    };
+    cmd.args(["-D", &data, "-w", "-t", "60"]);
+    match action {
+        "stop" => cmd.args(["stop", "-m", "fast"]),
+        _ => cmd.args(["-l", &format!("{data}/../server.log"), "start"]),
+    };
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "pg_ctl {action}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The `Set-Cookie` header for `name`, if any.

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod events;
 mod load;
 mod server;
 
@@ -43,6 +44,18 @@ enum Cmd {
         /// Seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Sustained events per second into SQLite and (given a URL) PostgreSQL.
+    Events {
+        /// A PostgreSQL database to measure too (it is written to).
+        #[arg(long, env = "STINT_BENCH_POSTGRES_URL")]
+        postgres: Option<String>,
+        /// Page-view events to write.
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Sessions they are spread over.
+        #[arg(long, default_value_t = 1_000)]
+        sessions: usize,
     },
     /// Serves one contender (used by `run`).
     Server {
@@ -84,6 +97,31 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Server { contender } => server::serve(contender),
+        Cmd::Events {
+            postgres,
+            events,
+            sessions,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let dir = tempfile::tempdir()?;
+            let sqlite = format!("sqlite://{}", dir.path().join("events.db").display());
+            let mut targets = vec![("sqlite", sqlite)];
+            if let Some(url) = postgres {
+                targets.push(("postgres", url));
+            }
+            println!("| store | events | seconds | events/s |");
+            println!("|---|---|---|---|");
+            for (name, url) in targets {
+                let out = rt.block_on(events::measure(&url, sessions, events))?;
+                println!(
+                    "| {name} | {} | {:.2} | {:.0} |",
+                    out.events,
+                    out.elapsed.as_secs_f64(),
+                    out.per_second()
+                );
+            }
+            Ok(())
+        }
         Cmd::Drive {
             addr,
             workload,

@@ -8,6 +8,7 @@
 //! retried with backoff; the batch is kept until it lands.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,9 +32,11 @@ pub struct WriterConfig {
     /// How many times a batch is retried at shutdown before it is given up
     /// (and counted as lost) so that the process can end.
     pub shutdown_retries: u32,
-    /// How long a sender waits for room in a full queue before the record is
-    /// dropped (counted in `stint_records_dropped_total` and logged): a
-    /// request is never held longer than this by an unreachable database.
+    /// While the cold store is failing, how long a sender waits for room in
+    /// a full queue before the record is dropped (counted in
+    /// `stint_records_dropped_total` and logged): a request is never held
+    /// longer than this by an unreachable database. While the store answers,
+    /// a full queue makes senders wait for it (backpressure), however long.
     pub send_timeout: Duration,
     /// How long [`Sink::commit`] and [`Sink::flush`] wait for the commit
     /// before they report the cold store unavailable (the record stays queued).
@@ -65,6 +68,8 @@ enum Msg {
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
+    /// Set while the last write failed.
+    failing: Arc<AtomicBool>,
     send_timeout: Duration,
     commit_timeout: Duration,
 }
@@ -80,9 +85,11 @@ impl Writer {
     /// Starts the writer on the current tokio runtime.
     pub fn spawn(store: Arc<dyn ColdStore>, config: WriterConfig) -> (Writer, WriterTask) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let join = tokio::spawn(run(store, rx, config));
+        let failing = Arc::new(AtomicBool::new(false));
+        let join = tokio::spawn(run(store, rx, config, Arc::clone(&failing)));
         let writer = Writer {
             tx: tx.clone(),
+            failing,
             send_timeout: config.send_timeout,
             commit_timeout: config.commit_timeout,
         };
@@ -118,11 +125,17 @@ impl WriterTask {
 }
 
 impl Writer {
-    /// Queues `msg`, waiting for room at most `send_timeout`.
+    /// Queues `msg`; in a full queue, waits for room (at most `send_timeout`
+    /// while the store is failing).
     async fn enqueue(&self, msg: Msg) -> Result<()> {
         match self.tx.try_send(msg) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::WriterClosed),
+            Err(mpsc::error::TrySendError::Full(msg)) if !self.failing.load(Ordering::Relaxed) => {
+                // The store answers, only slower than the requests come:
+                // backpressure.
+                self.tx.send(msg).await.map_err(|_| Error::WriterClosed)
+            }
             Err(mpsc::error::TrySendError::Full(msg)) => {
                 match self.tx.send_timeout(msg, self.send_timeout).await {
                     Ok(()) => Ok(()),
@@ -181,7 +194,12 @@ fn count_queued(record: &Record) {
     }
 }
 
-async fn run(store: Arc<dyn ColdStore>, mut rx: mpsc::Receiver<Msg>, config: WriterConfig) {
+async fn run(
+    store: Arc<dyn ColdStore>,
+    mut rx: mpsc::Receiver<Msg>,
+    config: WriterConfig,
+    failing: Arc<AtomicBool>,
+) {
     let mut batch: Vec<Record> = Vec::with_capacity(config.batch);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stop: Option<oneshot::Sender<()>> = None;
@@ -215,7 +233,7 @@ async fn run(store: Arc<dyn ColdStore>, mut rx: mpsc::Receiver<Msg>, config: Wri
         } else {
             None
         };
-        write(&*store, &batch, config.max_backoff, retries).await;
+        write(&*store, &batch, config.max_backoff, retries, &failing).await;
         batch.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
@@ -228,14 +246,27 @@ async fn run(store: Arc<dyn ColdStore>, mut rx: mpsc::Receiver<Msg>, config: Wri
                     Msg::Flush(_) | Msg::Stop(_) => {}
                 }
             }
-            write(&*store, &batch, config.max_backoff, Some(config.shutdown_retries)).await;
+            write(
+                &*store,
+                &batch,
+                config.max_backoff,
+                Some(config.shutdown_retries),
+                &failing,
+            )
+            .await;
             let _ = done.send(());
             break;
         }
     }
 }
 
-async fn write(store: &dyn ColdStore, batch: &[Record], max_backoff: Duration, retries: Option<u32>) {
+async fn write(
+    store: &dyn ColdStore,
+    batch: &[Record],
+    max_backoff: Duration,
+    retries: Option<u32>,
+    failing: &AtomicBool,
+) {
     if batch.is_empty() {
         return;
     }
@@ -244,6 +275,7 @@ async fn write(store: &dyn ColdStore, batch: &[Record], max_backoff: Duration, r
     loop {
         match store.write(batch).await {
             Ok(()) => {
+                failing.store(false, Ordering::Relaxed);
                 metrics::counter!("stint_records_written_total").increment(batch.len() as u64);
                 let events = batch.iter().filter(|r| is_event(r)).count();
                 metrics::counter!("stint_events_written_total").increment(events as u64);
@@ -251,6 +283,7 @@ async fn write(store: &dyn ColdStore, batch: &[Record], max_backoff: Duration, r
                 return;
             }
             Err(e) => {
+                failing.store(true, Ordering::Relaxed);
                 attempt += 1;
                 metrics::counter!("stint_writer_failures_total").increment(1);
                 if retries.is_some_and(|max| attempt > max) {

@@ -382,3 +382,31 @@ pub async fn batches_are_idempotent(store: Arc<dyn ColdStore>) {
     assert_eq!((once.sessions, once.events), (1, 2));
     store.ping().await.unwrap();
 }
+
+/// Erasure deletes the sessions named and their events, and nothing else.
+pub async fn erasure_deletes_sessions_and_their_events(store: Arc<dyn ColdStore>) {
+    let (gone, kept) = (session(T0), session(T0));
+    for s in [&gone, &kept] {
+        put(&store, s).await;
+        store
+            .write(&[Record::Event(Event::new(
+                s.id,
+                s.visitor_id,
+                kinds::SESSION_START,
+                T0,
+            ))])
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.erase(&[gone.id]).await.unwrap(), 1);
+    assert_eq!(store.session(&gone.id).await.unwrap(), None);
+    assert!(store.events(&gone.id).await.unwrap().is_empty());
+    assert!(store.session(&kept.id).await.unwrap().is_some());
+    assert_eq!(store.events(&kept.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store.erase(&[gone.id]).await.unwrap(),
+        0,
+        "erasing twice is harmless"
+    );
+    assert_eq!(store.erase(&[]).await.unwrap(), 0);
+}

@@ -63,6 +63,7 @@ macro_rules! cold_store_suite {
                 customer_sessions_are_the_open_ones,
                 expired_sessions_are_closed,
                 batches_are_idempotent,
+                erasure_deletes_sessions_and_their_events,
             ]
         );
     };

@@ -18,6 +18,15 @@ use crate::store::{
 use crate::time::{Clock, Timestamp};
 use crate::token::Token;
 
+/// Whose data: a visitor (a browser) or a customer (an account).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Person {
+    /// Everything of this visitor id.
+    Visitor(VisitorId),
+    /// Everything of this customer id.
+    Customer(String),
+}
+
 /// A session found by its token.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resumed {
@@ -387,6 +396,60 @@ impl Engine {
             }
         }
         Ok(n)
+    }
+
+    /// Every session of a visitor or a customer, oldest first, as stored now
+    /// (live ones as the hot store has them), with their events.
+    pub async fn person(&self, who: &Person) -> Result<Vec<(Session, Vec<Event>)>> {
+        let mut out = Vec::new();
+        for session in self.sessions_of(who).await? {
+            let events = self.inner.cold.events(&session.id).await?;
+            out.push((session, events));
+        }
+        Ok(out)
+    }
+
+    /// Erases a visitor or a customer: every session of theirs leaves the hot
+    /// store (its tokens stop working) and, with its events, the cold store.
+    /// Returns how many sessions were erased.
+    pub async fn erase(&self, who: &Person) -> Result<u64> {
+        let sessions = self.sessions_of(who).await?;
+        let ids: Vec<SessionId> = sessions.iter().map(|s| s.id).collect();
+        for id in &ids {
+            self.inner.hot.remove(id).await?;
+        }
+        // Whatever the writer still held for them is written before the delete.
+        self.inner.sink.flush().await?;
+        self.inner.cold.erase(&ids).await
+    }
+
+    async fn sessions_of(&self, who: &Person) -> Result<Vec<Session>> {
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let query = SessionQuery {
+                visitor_id: match who {
+                    Person::Visitor(v) => Some(*v),
+                    Person::Customer(_) => None,
+                },
+                customer_id: match who {
+                    Person::Customer(c) => Some(c.clone()),
+                    Person::Visitor(_) => None,
+                },
+                limit: 1000,
+                before,
+                ..SessionQuery::default()
+            };
+            let page = self.list(query).await?;
+            let done = page.len() < 1000;
+            before = page.last().map(|s| s.id);
+            all.extend(page);
+            if done {
+                break;
+            }
+        }
+        all.reverse();
+        Ok(all)
     }
 
     /// Real-time figures over the active window.

@@ -263,6 +263,10 @@ pub trait ColdStore: Send + Sync + 'static {
     /// `ended_at` is the moment each expired. Returns how many.
     async fn close_expired(&self, now: Timestamp, policy: &Policy) -> Result<u64>;
 
+    /// Deletes these sessions and all their events (the right to erasure);
+    /// returns how many sessions were deleted.
+    async fn erase(&self, sessions: &[SessionId]) -> Result<u64>;
+
     /// Counts.
     async fn stats(&self) -> Result<ColdStats>;
 

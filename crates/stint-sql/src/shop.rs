@@ -124,6 +124,16 @@ impl SqlStore {
         })
     }
 
+    /// A customer's orders, oldest first.
+    pub async fn orders_of_customer(&self, customer: &str) -> Result<Vec<Order>> {
+        const SQL: &str = "SELECT id, session_id, visitor_id, customer_id, total_cents, items, shipping_address, \
+                           created_at FROM orders WHERE customer_id = $1 ORDER BY created_at, id";
+        on_pool!(self, |p, d| {
+            let rows = sqlx::query(SQL).bind(customer).fetch_all(p).await.map_err(cold)?;
+            rows.iter().map(rows::order).collect()
+        })
+    }
+
     /// A visitor's orders, oldest first.
     pub async fn orders_of_visitor(&self, visitor: &VisitorId) -> Result<Vec<Order>> {
         const SQL: &str = "SELECT id, session_id, visitor_id, customer_id, total_cents, items, shipping_address, \

@@ -447,6 +447,32 @@ impl ColdStore for SqlStore {
         })
     }
 
+    async fn erase(&self, sessions: &[SessionId]) -> Result<u64> {
+        let mut erased = 0;
+        on_pool!(self, |p, d| {
+            let mut tx = p.begin().await.map_err(cold)?;
+            for chunk in sessions.chunks(ROWS_PER_STATEMENT) {
+                let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                let mut q = QueryBuilder::new("DELETE FROM events WHERE session_id IN (");
+                let mut list = q.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.clone());
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await.map_err(cold)?;
+                let mut q = QueryBuilder::new("DELETE FROM sessions WHERE id IN (");
+                let mut list = q.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.clone());
+                }
+                q.push(")");
+                erased += q.build().execute(&mut *tx).await.map_err(cold)?.rows_affected();
+            }
+            tx.commit().await.map_err(cold)?;
+        });
+        Ok(erased)
+    }
+
     async fn stats(&self) -> Result<ColdStats> {
         const SQL: &str = "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, \
                            (SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL) AS open_sessions, \

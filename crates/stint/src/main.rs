@@ -9,6 +9,7 @@ mod catalogue;
 mod config;
 mod jobs;
 mod passwords;
+mod privacy;
 mod routes;
 
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use stint_axum::SessionConfig;
-use stint_core::{Clock, Engine, SystemClock};
+use stint_core::{Clock, Engine, Person, SystemClock};
 use stint_memory::MemoryStore;
 use stint_sql::{Customer, SqlStore, Writer, WriterConfig};
 use tokio::net::TcpListener;
@@ -47,6 +48,36 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the durable store's migrations and exit.
     Migrate,
+    /// Print everything stored about one visitor or customer, as JSON (right of access).
+    Export(PersonArgs),
+    /// Delete every session and event of one visitor or customer (right to erasure).
+    Erase(PersonArgs),
+}
+
+/// One person, by visitor id or by customer id.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+struct PersonArgs {
+    /// A visitor id (the `visitor_id` cookie).
+    #[arg(long)]
+    visitor: Option<String>,
+    /// A customer id.
+    #[arg(long)]
+    customer: Option<String>,
+}
+
+impl PersonArgs {
+    fn person(&self) -> Result<Person> {
+        match (&self.visitor, &self.customer) {
+            (Some(v), _) => {
+                Ok(Person::Visitor(v.parse().map_err(|_| {
+                    anyhow::anyhow!("--visitor must be a visitor id (a UUID)")
+                })?))
+            }
+            (None, Some(c)) if !c.is_empty() => Ok(Person::Customer(c.clone())),
+            _ => anyhow::bail!("give --visitor ID or --customer ID"),
+        }
+    }
 }
 
 fn main() {
@@ -76,6 +107,8 @@ async fn run(cli: Cli) -> Result<()> {
     settings.validate()?;
     match cli.command {
         Command::Serve(args) => serve(settings, args).await,
+        Command::Export(who) => offline(&settings, &who, false).await,
+        Command::Erase(who) => offline(&settings, &who, true).await,
         Command::Migrate => {
             let store = open_store(&settings).await?;
             store.close().await;
@@ -93,6 +126,33 @@ async fn open_store(settings: &Settings) -> Result<SqlStore> {
     SqlStore::connect(&settings.database_url())
         .await
         .with_context(|| "DATABASE_URL: cannot open the durable store".to_string())
+}
+
+/// `export` and `erase`, on the stores directly. With the embedded default
+/// the service must be stopped (it holds the in-process tier).
+async fn offline(settings: &Settings, who: &PersonArgs, erase: bool) -> Result<()> {
+    let who = who.person()?;
+    let store = Arc::new(open_store(settings).await?);
+    let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+    let engine = Engine::new(
+        Arc::new(MemoryStore::new()),
+        store.clone(),
+        Arc::new(writer),
+        Arc::new(SystemClock),
+        settings.policy(),
+    );
+    let out = if erase {
+        serde_json::json!({ "erased": privacy::erase(&engine, &who).await.map_err(|e| anyhow::anyhow!("{e}"))? })
+    } else {
+        privacy::export(&engine, &store, &who)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .ok_or_else(|| anyhow::anyhow!("nothing is stored about this person"))?
+    };
+    task.shutdown().await;
+    store.close().await;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 /// The demo customer of the contract exists from the start.

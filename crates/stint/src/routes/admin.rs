@@ -9,12 +9,12 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stint_core::store::SessionQuery;
-use stint_core::{SessionId, VisitorId};
+use stint_core::{Person, SessionId, VisitorId};
 use subtle::ConstantTimeEq;
 
 use crate::api::{ApiError, ApiResult, Ok, ok};
 use crate::app::AppState;
-use crate::catalogue;
+use crate::{catalogue, privacy};
 
 /// The admin routes (mounted under `/api/admin`).
 pub fn router(state: AppState) -> Router<AppState> {
@@ -26,7 +26,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/customers/{id}/sessions",
             get(customer_sessions).delete(revoke_customer_sessions),
         )
-        .route("/visitors/{id}", get(visitor))
+        .route("/visitors/{id}", get(visitor).delete(erase_visitor))
+        .route("/visitors/{id}/export", get(export_visitor))
+        .route("/customers/{id}", axum::routing::delete(erase_customer))
+        .route("/customers/{id}/export", get(export_customer))
         .route("/analytics/realtime", get(realtime))
         .route("/stats", get(stats))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
@@ -173,9 +176,7 @@ async fn revoke_customer_sessions(
 }
 
 async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
-    let visitor: VisitorId = id
-        .parse()
-        .map_err(|_| ApiError::BadRequest("Invalid visitor id: expected a UUID".into()))?;
+    let visitor = visitor_id(&id)?;
     let mut sessions = app
         .engine
         .list(SessionQuery {
@@ -207,6 +208,37 @@ async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResu
     Result::Ok(ok(
         json!({ "visitorId": visitor, "sessions": sessions, "orders": orders }),
     ))
+}
+
+fn visitor_id(raw: &str) -> ApiResult<VisitorId> {
+    raw.parse()
+        .map_err(|_| ApiError::BadRequest("Invalid visitor id: expected a UUID".into()))
+}
+
+async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let who = Person::Visitor(visitor_id(&id)?);
+    privacy::export(&app.engine, &app.store, &who)
+        .await?
+        .map(ok)
+        .ok_or_else(|| ApiError::NotFound("Nothing is stored about this visitor".into()))
+}
+
+async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let who = Person::Customer(customer_id(&id)?.to_owned());
+    privacy::export(&app.engine, &app.store, &who)
+        .await?
+        .map(ok)
+        .ok_or_else(|| ApiError::NotFound("Nothing is stored about this customer".into()))
+}
+
+async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let who = Person::Visitor(visitor_id(&id)?);
+    Result::Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
+}
+
+async fn erase_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+    let who = Person::Customer(customer_id(&id)?.to_owned());
+    Result::Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
 }
 
 async fn realtime(State(app): State<AppState>) -> ApiResult<Ok<stint_core::store::Realtime>> {

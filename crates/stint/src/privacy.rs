@@ -1,0 +1,84 @@
+//! The rights of access and erasure: everything stored about one visitor or
+//! customer, as one JSON document, and its deletion from every store.
+
+use serde_json::{Value, json};
+use stint_core::{Engine, Person};
+use stint_sql::{Order, SqlStore};
+
+use crate::api::ApiError;
+use crate::catalogue;
+
+fn order_view(o: &Order) -> Value {
+    json!({
+        "id": o.id,
+        "sessionId": o.session_id,
+        "visitorId": o.visitor_id,
+        "customerId": o.customer_id,
+        "total": catalogue::units(o.total_cents),
+        "items": o.items,
+        "shippingAddress": o.shipping_address,
+        "createdAt": o.created_at,
+    })
+}
+
+/// Everything stored about `who`: sessions (with their data and events),
+/// orders and, for a customer, the account (never its password hash).
+/// `None` if nothing is stored.
+pub async fn export(engine: &Engine, store: &SqlStore, who: &Person) -> Result<Option<Value>, ApiError> {
+    let sessions: Vec<Value> = engine
+        .person(who)
+        .await?
+        .into_iter()
+        .map(|(session, events)| {
+            let mut v = serde_json::to_value(&session).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut v {
+                map.insert("data".to_owned(), Value::Object((*session.data).clone()));
+                map.insert(
+                    "events".to_owned(),
+                    serde_json::to_value(events).unwrap_or(Value::Null),
+                );
+            }
+            v
+        })
+        .collect();
+    let (subject, account, orders) = match who {
+        Person::Visitor(v) => (
+            json!({ "visitorId": v }),
+            Value::Null,
+            store.orders_of_visitor(v).await?,
+        ),
+        Person::Customer(c) => {
+            let account = store
+                .customer(c)
+                .await?
+                .map(|a| json!({ "id": a.id, "email": a.email, "name": a.name, "createdAt": a.created_at }))
+                .unwrap_or(Value::Null);
+            (
+                json!({ "customerId": c }),
+                account,
+                store.orders_of_customer(c).await?,
+            )
+        }
+    };
+    if sessions.is_empty() && orders.is_empty() && account.is_null() {
+        return Ok(None);
+    }
+    let mut doc = subject;
+    if let Value::Object(map) = &mut doc {
+        if !account.is_null() {
+            map.insert("customer".to_owned(), account);
+        }
+        map.insert("exportedAt".to_owned(), json!(engine.now()));
+        map.insert("sessions".to_owned(), Value::Array(sessions));
+        map.insert(
+            "orders".to_owned(),
+            Value::Array(orders.iter().map(order_view).collect()),
+        );
+    }
+    Ok(Some(doc))
+}
+
+/// Erases `who`'s sessions and events from every store; returns how many sessions.
+pub async fn erase(engine: &Engine, who: &Person) -> Result<u64, ApiError> {
+    Ok(engine.erase(who).await?)
+}

@@ -25,6 +25,9 @@ pub struct SessionConfig {
     pub count_page_views: bool,
     /// Longest `Cookie` header read; a longer one is ignored as a whole.
     pub max_cookie_header: usize,
+    /// Honour `DNT: 1` and `Sec-GPC: 1`: the session works, but nothing of it
+    /// is stored for analytics (no events, no device, no attribution).
+    pub honor_privacy_signals: bool,
 }
 
 impl SessionConfig {
@@ -40,6 +43,7 @@ impl SessionConfig {
             create_limit_per_minute: 600,
             count_page_views: true,
             max_cookie_header: 8 * 1024,
+            honor_privacy_signals: true,
         }
     }
 }

@@ -14,7 +14,7 @@ use http::header::{COOKIE, REFERER, SET_COOKIE, USER_AGENT};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request};
 use stint_core::context::{AgentParser, RequestInfo, client_ip};
-use stint_core::{Engine, VisitorId};
+use stint_core::{Attributes, Engine, Hit, VisitorId};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -154,11 +154,14 @@ impl Shared {
         // journey is about the path the visitor asked for.
         let uri = req.extensions.get::<OriginalUri>().map_or(&req.uri, |o| &o.0);
         let page = (cfg.count_page_views && req.method == Method::GET).then(|| uri.path());
+        let analytics = !(cfg.honor_privacy_signals
+            && (header(headers, "dnt") == Some("1") || header(headers, "sec-gpc") == Some("1")));
+        let hit = Hit { page, analytics };
         let visitor_from_cookie = visitor_cookie.and_then(|v| v.parse::<VisitorId>().ok());
         let now_secs = engine.now().millis() / 1000;
 
         if let Some(verified) = session_cookie.and_then(|v| cfg.keys.verify(&cfg.session_cookie, v)) {
-            match engine.resume(&verified.token, page).await {
+            match engine.resume(&verified.token, hit).await {
                 Ok(Some(found)) => {
                     metrics::counter!("stint_sessions_resumed_total").increment(1);
                     let ttl = i64::try_from(engine.policy().idle_timeout_secs).unwrap_or(i64::MAX);
@@ -179,6 +182,7 @@ impl Shared {
                             pending: Vec::new(),
                             cookie,
                             set_visitor,
+                            analytics,
                         },
                     );
                 }
@@ -211,6 +215,7 @@ impl Shared {
                     pending: Vec::new(),
                     cookie: CookieAction::Keep,
                     set_visitor: false,
+                    analytics,
                 },
             )
         };
@@ -225,8 +230,14 @@ impl Shared {
             metrics::counter!("stint_sessions_rate_limited_total").increment(1);
             return unstored(engine, info.attributes(self.agents));
         }
-        let attributes = info.attributes(self.agents);
-        match engine.create(visitor, attributes.clone(), page).await {
+        // A visitor who asked not to be tracked leaves no device, address or
+        // attribution behind.
+        let attributes = if analytics {
+            info.attributes(self.agents)
+        } else {
+            Attributes::default()
+        };
+        match engine.create(visitor, attributes.clone(), hit).await {
             Ok((record, token)) => {
                 metrics::counter!("stint_sessions_created_total").increment(1);
                 Session::new(
@@ -239,6 +250,7 @@ impl Shared {
                         pending: Vec::new(),
                         cookie: CookieAction::Set(token),
                         set_visitor: visitor_from_cookie.is_none(),
+                        analytics,
                     },
                 )
             }

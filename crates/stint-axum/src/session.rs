@@ -34,6 +34,8 @@ pub(crate) struct State {
     pub(crate) pending: Vec<DataOp>,
     pub(crate) cookie: CookieAction,
     pub(crate) set_visitor: bool,
+    /// The visitor allows analytics (no Do Not Track / Global Privacy Control).
+    pub(crate) analytics: bool,
 }
 
 /// The current request's session: read it, change its data, sign a customer
@@ -264,9 +266,16 @@ impl Session {
         Event::new(st.record.id, st.record.visitor_id, kind, self.engine.now())
     }
 
-    /// Records an event (nothing for a session that is not stored).
+    /// Whether events of this session are recorded: not for a session that
+    /// is not stored, nor for a visitor who asked not to be tracked.
+    pub fn is_tracked(&self) -> bool {
+        let st = self.state.lock();
+        st.stored && st.analytics
+    }
+
+    /// Records an event (nothing unless [`Session::is_tracked`]).
     pub async fn track(&self, event: Event) -> Result<(), SessionError> {
-        if self.is_stored() {
+        if self.is_tracked() {
             self.engine.track(event).await?;
         }
         Ok(())

@@ -27,6 +27,27 @@ pub enum Person {
     Customer(String),
 }
 
+/// What one request contributes to its session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hit<'a> {
+    /// The page viewed, if the request counts as a page view.
+    pub page: Option<&'a str>,
+    /// Whether the visitor allows analytics. If not (Do Not Track, Global
+    /// Privacy Control), the session works and counts its page views, but no
+    /// event of it is stored.
+    pub analytics: bool,
+}
+
+impl<'a> Hit<'a> {
+    /// A page view of `page`, recorded.
+    pub fn page(page: &'a str) -> Self {
+        Self {
+            page: Some(page),
+            analytics: true,
+        }
+    }
+}
+
 /// A session found by its token.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resumed {
@@ -101,15 +122,15 @@ impl Engine {
     }
 
     /// Finds the session of `token` and counts the request: a page view of
-    /// `page` when given. A token the hot store does not know is looked up
+    /// `hit.page` when given, recorded as an event if `hit.analytics`. A token the hot store does not know is looked up
     /// once in the cold store (the hot tier may have lost a live session to a
     /// restart or an eviction) and re-cached. `None`: no live session.
-    pub async fn resume(&self, token: &Token, page: Option<&str>) -> Result<Option<Resumed>> {
+    pub async fn resume(&self, token: &Token, hit: Hit<'_>) -> Result<Option<Resumed>> {
         let i = &*self.inner;
         let hash = token.hash();
         let touch = Touch {
             now: i.clock.now(),
-            page_view: page.is_some(),
+            page_view: hit.page.is_some(),
             policy: i.policy,
         };
         let mut lookup = i.hot.resume(&hash, &touch).await?;
@@ -130,7 +151,7 @@ impl Engine {
             Lookup::Superseded(s) => (s, true),
             Lookup::Missing => return Ok(None),
         };
-        if let Some(page) = page {
+        if let (Some(page), true) = (hit.page, hit.analytics) {
             let event = Event::new(session.id, session.visitor_id, kinds::PAGE_VIEW, touch.now).page(page);
             i.sink
                 .send(Record::PageView {
@@ -143,15 +164,16 @@ impl Engine {
     }
 
     /// Starts a session for `visitor_id`, counting this request as its first
-    /// page view when `page` is given.
+    /// page view when `hit.page` is given; its start and page view are
+    /// recorded as events if `hit.analytics`.
     pub async fn create(
         &self,
         visitor_id: VisitorId,
         attributes: Attributes,
-        page: Option<&str>,
+        hit: Hit<'_>,
     ) -> Result<(Session, Token)> {
         let i = &*self.inner;
-        let session = self.ephemeral(visitor_id, attributes, page.is_some());
+        let session = self.ephemeral(visitor_id, attributes, hit.page.is_some());
         let token = Token::generate();
         let hash = token.hash();
         i.hot.insert(&session, &hash, &i.policy).await?;
@@ -162,6 +184,9 @@ impl Engine {
                 token: Some(hash),
             })
             .await?;
+        if !hit.analytics {
+            return Ok((session, token));
+        }
         i.sink
             .send(Record::Event(Event::new(
                 session.id,
@@ -170,7 +195,7 @@ impl Engine {
                 at,
             )))
             .await?;
-        if let Some(page) = page {
+        if let Some(page) = hit.page {
             let event = Event::new(session.id, visitor_id, kinds::PAGE_VIEW, at).page(page);
             i.sink.send(Record::PageView { event, page_views: 1 }).await?;
         }

@@ -53,7 +53,7 @@ pub mod store;
 mod time;
 mod token;
 
-pub use engine::{Engine, Person, Resumed};
+pub use engine::{Engine, Hit, Person, Resumed};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use id::{InvalidId, SessionId, VisitorId};

@@ -99,6 +99,10 @@ pub struct Settings {
     #[arg(long, env = "ENABLE_CRON", value_name = "ENABLE_CRON", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub enable_cron: bool,
 
+    /// Honour `DNT: 1` and `Sec-GPC: 1`: sessions work, but no analytics of them is stored.
+    #[arg(long, env = "STINT_HONOR_DNT", value_name = "STINT_HONOR_DNT", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
+    pub honor_dnt: bool,
+
     /// Seconds between two rounds of the background jobs.
     #[arg(long, env = "STINT_JOB_INTERVAL", value_name = "STINT_JOB_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub job_interval: u64,

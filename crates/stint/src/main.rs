@@ -222,6 +222,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
     session.visitor_ttl_secs = settings.visitor_ttl;
     session.trust_proxy = settings.trust_proxy;
     session.create_limit_per_minute = settings.session_create_limit;
+    session.honor_privacy_signals = settings.honor_dnt;
 
     let state = AppState {
         engine,

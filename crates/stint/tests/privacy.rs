@@ -185,3 +185,77 @@ async fn export_and_erase_work_from_the_command_line_on_a_stopped_service() {
         assert!(!err.is_empty());
     }
 }
+
+async fn visit_with(s: &Server, header: Option<(&str, &str)>) -> (String, Value) {
+    let mut req = s.plain().get(s.url("/api/storefront/products?utm_source=ads"));
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    let cookie = format!(
+        "session={}",
+        cookie_value(r.headers(), "session").expect("a session works")
+    );
+    let c = s.plain();
+    let mut req = c
+        .get(s.url("/api/storefront/products/p-1"))
+        .header("cookie", &cookie);
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    req.send().await.unwrap();
+    let mut req = c
+        .post(s.url("/api/storefront/cart/items"))
+        .header("cookie", &cookie);
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    let (status, _) = json(
+        req.json(&json!({"productId": "p-1", "quantity": 1}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut req = c.get(s.url("/api/storefront/session")).header("cookie", &cookie);
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    let (_, body) = json(req.send().await.unwrap()).await;
+    (
+        body["data"]["sessionId"].as_str().unwrap().to_owned(),
+        body["data"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn do_not_track_and_global_privacy_control_leave_no_analytics() {
+    let s = Server::start(&[]);
+    for signal in [("DNT", "1"), ("Sec-GPC", "1")] {
+        let (sid, session) = visit_with(&s, Some(signal)).await;
+        assert_eq!(session["pageViews"], 3, "the session works and counts: {session}");
+        for field in ["device", "browser", "os", "ipAddress", "utmSource", "landingPage"] {
+            assert_eq!(session[field], Value::Null, "{signal:?}: {field} kept");
+        }
+        let (status, events) = s.admin_get(&format!("/api/admin/sessions/{sid}/events")).await;
+        assert_eq!(status, 200);
+        assert_eq!(events["data"]["events"], json!([]), "{signal:?}");
+    }
+    let (sid, session) = visit_with(&s, None).await;
+    assert_eq!(session["utmSource"], "ads");
+    assert_eq!(
+        s.events(&sid, 5).await.len(),
+        5,
+        "without a signal, everything is recorded"
+    );
+
+    let s = Server::start(&[("STINT_HONOR_DNT", "false")]);
+    let (sid, session) = visit_with(&s, Some(("DNT", "1"))).await;
+    assert_eq!(session["utmSource"], "ads");
+    assert_eq!(
+        s.events(&sid, 5).await.len(),
+        5,
+        "signals ignored when so configured"
+    );
+}

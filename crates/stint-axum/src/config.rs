@@ -25,6 +25,10 @@ pub struct SessionConfig {
     pub count_page_views: bool,
     /// Longest `Cookie` header read; a longer one is ignored as a whole.
     pub max_cookie_header: usize,
+    /// Most keys in a session's data.
+    pub data_max_keys: usize,
+    /// Largest value of one key, serialised as JSON, bytes.
+    pub data_max_value_bytes: usize,
     /// Honour `DNT: 1` and `Sec-GPC: 1`: the session works, but nothing of it
     /// is stored for analytics (no events, no device, no attribution).
     pub honor_privacy_signals: bool,
@@ -44,6 +48,8 @@ impl SessionConfig {
             count_page_views: true,
             max_cookie_header: 8 * 1024,
             honor_privacy_signals: true,
+            data_max_keys: 64,
+            data_max_value_bytes: 16 * 1024,
         }
     }
 }

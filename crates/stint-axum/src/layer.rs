@@ -20,7 +20,7 @@ use tower_service::Service;
 
 use crate::config::SessionConfig;
 use crate::limit::CreateLimit;
-use crate::session::{CookieAction, Session, State};
+use crate::session::{CookieAction, DataLimits, Session, State};
 
 /// The session layer. Put it in front of the routes that have sessions.
 ///
@@ -157,6 +157,10 @@ impl Shared {
         let analytics = !(cfg.honor_privacy_signals
             && (header(headers, "dnt") == Some("1") || header(headers, "sec-gpc") == Some("1")));
         let hit = Hit { page, analytics };
+        let limits = DataLimits {
+            max_keys: cfg.data_max_keys,
+            max_value_bytes: cfg.data_max_value_bytes,
+        };
         let visitor_from_cookie = visitor_cookie.and_then(|v| v.parse::<VisitorId>().ok());
         let now_secs = engine.now().millis() / 1000;
 
@@ -183,6 +187,7 @@ impl Shared {
                             cookie,
                             set_visitor,
                             analytics,
+                            limits,
                         },
                     );
                 }
@@ -216,11 +221,16 @@ impl Shared {
                     cookie: CookieAction::Keep,
                     set_visitor: false,
                     analytics,
+                    limits,
                 },
             )
         };
         if info.is_bot(self.agents) {
-            metrics::counter!("stint_bot_requests_total").increment(1);
+            let family = info
+                .user_agent
+                .map(|ua| self.agents.classify(ua).browser.clone())
+                .unwrap_or_default();
+            metrics::counter!("stint_bot_requests_total", "family" => family).increment(1);
             return unstored(engine, info.attributes(self.agents));
         }
         let ip: Option<IpAddr> = client_ip(info.peer, info.forwarded_for, info.real_ip, info.trust_proxy);
@@ -251,6 +261,7 @@ impl Shared {
                         cookie: CookieAction::Set(token),
                         set_visitor: visitor_from_cookie.is_none(),
                         analytics,
+                        limits,
                     },
                 )
             }

@@ -36,6 +36,33 @@ pub(crate) struct State {
     pub(crate) set_visitor: bool,
     /// The visitor allows analytics (no Do Not Track / Global Privacy Control).
     pub(crate) analytics: bool,
+    pub(crate) limits: DataLimits,
+}
+
+/// Bounds on a session's data, so that one session cannot fill the hot store.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DataLimits {
+    pub(crate) max_keys: usize,
+    pub(crate) max_value_bytes: usize,
+}
+
+/// Longest data key.
+const MAX_KEY_LEN: usize = 128;
+
+impl DataLimits {
+    fn check(&self, data: &serde_json::Map<String, Value>, key: &str, value: &Value) -> Result<(), String> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(format!("session data keys have 1 to {MAX_KEY_LEN} bytes"));
+        }
+        if !data.contains_key(key) && data.len() >= self.max_keys {
+            return Err(format!("session data holds at most {} keys", self.max_keys));
+        }
+        let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > self.max_value_bytes {
+            return Err(format!("{key}: at most {} bytes per value", self.max_value_bytes));
+        }
+        Ok(())
+    }
 }
 
 /// The current request's session: read it, change its data, sign a customer
@@ -118,10 +145,14 @@ impl Session {
             .map_err(|e| SessionError::Data(format!("{key}: {e}")))
     }
 
-    /// Sets `key` (saved after the handler).
+    /// Sets `key` (saved after the handler). Refused past the data limits
+    /// (number of keys, size of a value).
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
         let value = serde_json::to_value(value).map_err(|e| SessionError::Data(format!("{key}: {e}")))?;
         let mut st = self.state.lock();
+        st.limits
+            .check(&st.record.data, key, &value)
+            .map_err(SessionError::Data)?;
         Arc::make_mut(&mut st.record.data).insert(key.to_owned(), value.clone());
         st.pending.push(DataOp::Set(key.to_owned(), value));
         Ok(())
@@ -143,16 +174,23 @@ impl Session {
         T: Serialize + DeserializeOwned,
         F: Fn(Option<T>) -> Result<T, String> + Send + Sync,
     {
+        let (id, stored, limits, data) = {
+            let st = self.state.lock();
+            (
+                st.record.id,
+                st.stored && !st.ended,
+                st.limits,
+                Arc::clone(&st.record.data),
+            )
+        };
         let step = |current: Option<&Value>| -> Result<Value, String> {
             let current = current
                 .map(|v| serde_json::from_value::<T>(v.clone()))
                 .transpose()
                 .map_err(|e| format!("{key}: {e}"))?;
-            serde_json::to_value(f(current)?).map_err(|e| e.to_string())
-        };
-        let (id, stored) = {
-            let st = self.state.lock();
-            (st.record.id, st.stored && !st.ended)
+            let value = serde_json::to_value(f(current)?).map_err(|e| e.to_string())?;
+            limits.check(&data, key, &value)?;
+            Ok(value)
         };
         let value = if stored {
             let updated = self.engine.modify(&id, key, &step).await.map_err(|e| match e {

@@ -52,6 +52,24 @@ async fn app(secrets: &str) -> App {
             }),
         )
         .route(
+            "/limits",
+            post(|s: Session| async move {
+                let mut refused = Vec::new();
+                for i in 0..65 {
+                    if s.insert(&format!("k{i}"), i).is_err() {
+                        refused.push(i);
+                    }
+                }
+                let big = s.insert("k0", "x".repeat(20_000)).is_err();
+                let modified = s
+                    .modify("k1", |_: Option<String>| Ok("y".repeat(20_000)))
+                    .await
+                    .is_err();
+                let kept = s.get::<u64>("k1").unwrap();
+                format!("{refused:?} {big} {modified} {kept:?}")
+            }),
+        )
+        .route(
             "/logout",
             post(|s: Session| async move {
                 s.logout().await.unwrap();
@@ -230,4 +248,11 @@ async fn a_pre_login_token_cannot_sign_the_customer_out() {
         app.call("GET", "/me", Some(&new)).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn session_data_is_bounded_in_keys_and_value_size() {
+    let app = app(NEW).await;
+    let r = app.call("POST", "/limits", None).await;
+    assert_eq!(text(r).await, "[64] true true Some(1)");
 }

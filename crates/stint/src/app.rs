@@ -18,6 +18,9 @@ use crate::routes;
 /// Largest request body accepted, bytes.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// Largest total of request header names and values accepted, bytes.
+pub const MAX_HEADERS: usize = 16 * 1024;
+
 /// What every route can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -48,8 +51,26 @@ pub fn router(state: AppState, session: SessionConfig) -> Router {
         .merge(routes::ops::router().route_layer(measured()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(limit_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// Refuses requests whose headers are too large, before any work is done.
+async fn limit_headers(req: Request, next: Next) -> Response {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if size > MAX_HEADERS {
+        return ApiError::Body(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("Request headers too large (at most {MAX_HEADERS} bytes)"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> ApiError {

@@ -335,9 +335,31 @@ async fn bots_get_no_stored_session_and_over_the_limit_clients_are_still_served(
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("stint_bot_requests_total 3"), "{metrics}");
+    assert!(
+        metrics.contains(r#"stint_bot_requests_total{family="Googlebot"} 3"#),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("stint_sessions_rate_limited_total 3"),
         "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431() {
+    let s = Server::start(&[]);
+    let r = s
+        .plain()
+        .get(s.url("/api/storefront/products"))
+        .header("x-padding", "p".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(r).await;
+    assert_eq!((status, body["success"].as_bool()), (431, Some(false)), "{body}");
+    let (_, stats) = s.admin_get("/api/admin/stats").await;
+    assert_eq!(
+        stats["data"]["hot"]["sessions"], 0,
+        "no session was started for it"
     );
 }

@@ -410,3 +410,29 @@ pub async fn erasure_deletes_sessions_and_their_events(store: Arc<dyn ColdStore>
     );
     assert_eq!(store.erase(&[]).await.unwrap(), 0);
 }
+
+/// Retention deletes the events before the cut-off, and keeps the sessions.
+pub async fn retention_deletes_old_events_only(store: Arc<dyn ColdStore>) {
+    let s = session(T0);
+    put(&store, &s).await;
+    let at = |secs| {
+        Record::Event(Event::new(
+            s.id,
+            s.visitor_id,
+            kinds::ADD_TO_CART,
+            T0.plus_secs(secs),
+        ))
+    };
+    store.write(&[at(0), at(10), at(20)]).await.unwrap();
+    assert_eq!(store.delete_events_before(T0.plus_secs(10)).await.unwrap(), 1);
+    let left: Vec<_> = store
+        .events(&s.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.at)
+        .collect();
+    assert_eq!(left, vec![T0.plus_secs(10), T0.plus_secs(20)]);
+    assert!(store.session(&s.id).await.unwrap().is_some());
+    assert_eq!(store.delete_events_before(T0.plus_secs(10)).await.unwrap(), 0);
+}

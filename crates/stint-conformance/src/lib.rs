@@ -64,6 +64,7 @@ macro_rules! cold_store_suite {
                 expired_sessions_are_closed,
                 batches_are_idempotent,
                 erasure_deletes_sessions_and_their_events,
+                retention_deletes_old_events_only,
             ]
         );
     };

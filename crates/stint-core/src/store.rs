@@ -267,6 +267,10 @@ pub trait ColdStore: Send + Sync + 'static {
     /// returns how many sessions were deleted.
     async fn erase(&self, sessions: &[SessionId]) -> Result<u64>;
 
+    /// Deletes the raw events that happened before `before` (retention);
+    /// returns how many. Sessions stay.
+    async fn delete_events_before(&self, before: Timestamp) -> Result<u64>;
+
     /// Counts.
     async fn stats(&self) -> Result<ColdStats>;
 

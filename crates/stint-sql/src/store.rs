@@ -473,6 +473,17 @@ impl ColdStore for SqlStore {
         Ok(erased)
     }
 
+    async fn delete_events_before(&self, before: Timestamp) -> Result<u64> {
+        on_pool!(self, |p, d| {
+            let done = sqlx::query("DELETE FROM events WHERE at < $1")
+                .bind(ms(before))
+                .execute(p)
+                .await
+                .map_err(cold)?;
+            Ok(done.rows_affected())
+        })
+    }
+
     async fn stats(&self) -> Result<ColdStats> {
         const SQL: &str = "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, \
                            (SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL) AS open_sessions, \

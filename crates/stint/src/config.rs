@@ -103,6 +103,16 @@ pub struct Settings {
     #[arg(long, env = "STINT_HONOR_DNT", value_name = "STINT_HONOR_DNT", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub honor_dnt: bool,
 
+    /// Days raw events are kept (sessions stay); 0 = forever.
+    #[arg(
+        long,
+        env = "STINT_RETENTION_DAYS",
+        value_name = "STINT_RETENTION_DAYS",
+        default_value_t = 395,
+        global = true
+    )]
+    pub retention_days: u64,
+
     /// Seconds between two rounds of the background jobs.
     #[arg(long, env = "STINT_JOB_INTERVAL", value_name = "STINT_JOB_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub job_interval: u64,

@@ -1,4 +1,5 @@
-//! Background jobs: closing expired sessions in the durable store. When
+//! Background jobs: closing expired sessions in the durable store, and
+//! deleting raw events past their retention. When
 //! several instances share the database, one of them runs the jobs at a time:
 //! the one holding the `jobs` lease (renewed every round, lapsing after three
 //! missed rounds, released at shutdown).
@@ -21,9 +22,15 @@ pub struct Jobs {
 
 impl Jobs {
     /// Starts the loop: every `every`, if this instance holds the lease, run the jobs.
-    pub fn start(engine: Engine, store: Arc<SqlStore>, every: Duration) -> Jobs {
+    pub fn start(engine: Engine, store: Arc<SqlStore>, every: Duration, retention_days: u64) -> Jobs {
         let holder = uuid::Uuid::new_v4().to_string();
-        let task = tokio::spawn(run(engine, Arc::clone(&store), holder.clone(), every));
+        let task = tokio::spawn(run(
+            engine,
+            Arc::clone(&store),
+            holder.clone(),
+            every,
+            retention_days,
+        ));
         Jobs { task, store, holder }
     }
 
@@ -36,7 +43,7 @@ impl Jobs {
     }
 }
 
-async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Duration) {
+async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Duration, retention_days: u64) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let lease_ms = i64::try_from(every.as_millis().saturating_mul(3)).unwrap_or(i64::MAX / 2);
@@ -70,6 +77,16 @@ async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Durati
                 tracing::info!(sessions = n, "closed expired sessions");
             }
             Err(e) => tracing::warn!(error = %e, "closing expired sessions failed"),
+        }
+        if retention_days > 0 {
+            match engine.apply_retention(retention_days).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    metrics::counter!("stint_events_expired_total").increment(n);
+                    tracing::info!(events = n, days = retention_days, "deleted events past retention");
+                }
+                Err(e) => tracing::warn!(error = %e, "retention failed"),
+            }
         }
     }
 }

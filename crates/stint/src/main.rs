@@ -214,6 +214,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
             engine.clone(),
             store.clone(),
             Duration::from_secs(settings.job_interval),
+            settings.retention_days,
         )
     });
 

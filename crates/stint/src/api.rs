@@ -8,22 +8,22 @@ use serde::Serialize;
 use serde_json::json;
 
 /// `{"success": true, "data": …}` with a status.
-pub struct Ok<T>(pub StatusCode, pub T);
+pub struct Reply<T>(pub StatusCode, pub T);
 
-impl<T: Serialize> IntoResponse for Ok<T> {
+impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
         (self.0, axum::Json(json!({ "success": true, "data": self.1 }))).into_response()
     }
 }
 
 /// 200 with the envelope.
-pub fn ok<T: Serialize>(data: T) -> Ok<T> {
-    Ok(StatusCode::OK, data)
+pub fn ok<T: Serialize>(data: T) -> Reply<T> {
+    Reply(StatusCode::OK, data)
 }
 
 /// 201 with the envelope.
-pub fn created<T: Serialize>(data: T) -> Ok<T> {
-    Ok(StatusCode::CREATED, data)
+pub fn created<T: Serialize>(data: T) -> Reply<T> {
+    Reply(StatusCode::CREATED, data)
 }
 
 /// Every error a route can answer with.

@@ -123,6 +123,20 @@ impl Cart {
         Ok(self)
     }
 
+    /// This cart with `other`'s lines added: quantities of the same product
+    /// are summed (up to the per-product limit), new products are appended
+    /// (up to the line limit); lines that do not fit are left out.
+    pub fn merged_with(mut self, other: &Cart) -> Self {
+        for line in &other.items {
+            if let Some(mine) = self.items.iter_mut().find(|l| l.product_id == line.product_id) {
+                mine.quantity = mine.quantity.saturating_add(line.quantity).min(MAX_QUANTITY);
+            } else if self.items.len() < MAX_LINES {
+                self.items.push(line.clone());
+            }
+        }
+        self
+    }
+
     /// Total, cents (lines of unknown products count nothing).
     pub fn total_cents(&self) -> i64 {
         self.items
@@ -167,5 +181,20 @@ mod tests {
         assert_eq!(cart.items[0].quantity, 3);
         assert_eq!(cart.total_cents(), 3 * 12_999 + 1_499);
         assert!(cart.clone().add("p-1", MAX_QUANTITY).is_err());
+    }
+
+    #[test]
+    fn carts_merge_by_product_within_the_limits() {
+        let mine = Cart::default().add("p-1", 1).unwrap().add("p-2", 1).unwrap();
+        let other = Cart::default().add("p-1", 2).unwrap().add("p-3", 4).unwrap();
+        let merged = mine.merged_with(&other);
+        let q: Vec<_> = merged
+            .items
+            .iter()
+            .map(|l| (l.product_id.as_str(), l.quantity))
+            .collect();
+        assert_eq!(q, [("p-1", 3), ("p-2", 1), ("p-3", 4)]);
+        let full = Cart::default().add("p-1", MAX_QUANTITY).unwrap();
+        assert_eq!(full.clone().merged_with(&full).items[0].quantity, MAX_QUANTITY);
     }
 }

@@ -569,3 +569,48 @@ async fn operations_endpoints_answer() {
     }
     assert!(text.contains(r#"route="/api/storefront/products""#), "{text}");
 }
+
+#[tokio::test]
+async fn the_cart_survives_login_and_merges_with_the_customers_other_cart() {
+    let s = Server::start(&[]);
+    let (phone, laptop) = (s.browser(), s.browser());
+    let login = |b: &reqwest::Client| {
+        b.post(s.url("/api/storefront/auth/login"))
+            .json(&json!({"email": "customer@example.com", "password": "password123"}))
+            .send()
+    };
+    let add = |b: &reqwest::Client, p: &str, q: u32| {
+        b.post(s.url("/api/storefront/cart/items"))
+            .json(&json!({"productId": p, "quantity": q}))
+            .send()
+    };
+    assert_eq!(login(&phone).await.unwrap().status(), 200);
+    add(&phone, "p-1", 2).await.unwrap();
+    add(&laptop, "p-1", 1).await.unwrap();
+    add(&laptop, "p-2", 1).await.unwrap();
+    let (_, before) = json(laptop.get(s.url("/api/storefront/session")).send().await.unwrap()).await;
+    assert_eq!(login(&laptop).await.unwrap().status(), 200);
+    let (_, cart) = json(laptop.get(s.url("/api/storefront/cart")).send().await.unwrap()).await;
+    let items: Vec<(String, u64)> = cart["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["productId"].as_str().unwrap().to_owned(),
+                i["quantity"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(items, [("p-1".to_owned(), 3), ("p-2".to_owned(), 1)]);
+    let (_, after) = json(laptop.get(s.url("/api/storefront/session")).send().await.unwrap()).await;
+    assert_eq!(
+        after["data"]["sessionId"], before["data"]["sessionId"],
+        "the same journey"
+    );
+    let (_, phone_cart) = json(phone.get(s.url("/api/storefront/cart")).send().await.unwrap()).await;
+    assert_eq!(
+        phone_cart["data"]["items"][0]["quantity"], 2,
+        "the other session keeps its cart"
+    );
+}

@@ -12,7 +12,7 @@ use stint_core::store::SessionQuery;
 use stint_core::{Person, SessionId, VisitorId};
 use subtle::ConstantTimeEq;
 
-use crate::api::{ApiError, ApiResult, Ok, ok};
+use crate::api::{ApiError, ApiResult, Reply, ok};
 use crate::app::AppState;
 use crate::{catalogue, privacy};
 
@@ -60,7 +60,7 @@ fn customer_id(raw: &str) -> ApiResult<&str> {
     if raw.is_empty() || raw.len() > 128 {
         return Err(ApiError::BadRequest("Invalid customer id".into()));
     }
-    Result::Ok(raw)
+    Ok(raw)
 }
 
 /// The listing's filters, as strings so that a bad value gets a clear message.
@@ -77,14 +77,14 @@ struct ListParams {
 
 fn flag(name: &str, v: Option<&str>) -> ApiResult<Option<bool>> {
     match v {
-        None | Some("") => Result::Ok(None),
-        Some("true" | "1") => Result::Ok(Some(true)),
-        Some("false" | "0") => Result::Ok(Some(false)),
+        None | Some("") => Ok(None),
+        Some("true" | "1") => Ok(Some(true)),
+        Some("false" | "0") => Ok(Some(false)),
         Some(_) => Err(ApiError::BadRequest(format!("{name} must be true or false"))),
     }
 }
 
-async fn list_sessions(State(app): State<AppState>, Query(p): Query<ListParams>) -> ApiResult<Ok<Value>> {
+async fn list_sessions(State(app): State<AppState>, Query(p): Query<ListParams>) -> ApiResult<Reply<Value>> {
     let limit = match p.limit.as_deref() {
         None | Some("") => 50,
         Some(l) => l
@@ -127,13 +127,13 @@ async fn list_sessions(State(app): State<AppState>, Query(p): Query<ListParams>)
     } else {
         None
     };
-    Result::Ok(ok(json!({ "sessions": sessions, "nextCursor": next_cursor })))
+    Ok(ok(json!({ "sessions": sessions, "nextCursor": next_cursor })))
 }
 
 async fn get_session(
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Ok<stint_core::Session>> {
+) -> ApiResult<Reply<stint_core::Session>> {
     let id = session_id(&id)?;
     app.engine
         .get(&id)
@@ -142,40 +142,40 @@ async fn get_session(
         .ok_or_else(|| ApiError::NotFound("Session not found".into()))
 }
 
-async fn session_events(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn session_events(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let id = session_id(&id)?;
     if app.engine.get(&id).await?.is_none() {
         return Err(ApiError::NotFound("Session not found".into()));
     }
     let events = app.engine.events(&id).await?;
-    Result::Ok(ok(json!({ "sessionId": id, "events": events })))
+    Ok(ok(json!({ "sessionId": id, "events": events })))
 }
 
-async fn revoke_session(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn revoke_session(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let id = session_id(&id)?;
     if app.engine.get(&id).await?.is_none() {
         return Err(ApiError::NotFound("Session not found".into()));
     }
     let revoked = app.engine.revoke(&id).await?;
-    Result::Ok(ok(json!({ "sessionId": id, "revoked": revoked })))
+    Ok(ok(json!({ "sessionId": id, "revoked": revoked })))
 }
 
-async fn customer_sessions(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn customer_sessions(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let id = customer_id(&id)?;
     let sessions = app.engine.customer_sessions(id).await?;
-    Result::Ok(ok(json!({ "customerId": id, "sessions": sessions })))
+    Ok(ok(json!({ "customerId": id, "sessions": sessions })))
 }
 
 async fn revoke_customer_sessions(
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Ok<Value>> {
+) -> ApiResult<Reply<Value>> {
     let id = customer_id(&id)?;
     let n = app.engine.revoke_customer(id, None).await?;
-    Result::Ok(ok(json!({ "customerId": id, "revoked": n })))
+    Ok(ok(json!({ "customerId": id, "revoked": n })))
 }
 
-async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let visitor = visitor_id(&id)?;
     let mut sessions = app
         .engine
@@ -205,7 +205,7 @@ async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResu
     if sessions.is_empty() && orders.is_empty() {
         return Err(ApiError::NotFound("Visitor not found".into()));
     }
-    Result::Ok(ok(
+    Ok(ok(
         json!({ "visitorId": visitor, "sessions": sessions, "orders": orders }),
     ))
 }
@@ -215,7 +215,7 @@ fn visitor_id(raw: &str) -> ApiResult<VisitorId> {
         .map_err(|_| ApiError::BadRequest("Invalid visitor id: expected a UUID".into()))
 }
 
-async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Visitor(visitor_id(&id)?);
     privacy::export(&app.engine, &app.store, &who)
         .await?
@@ -223,7 +223,7 @@ async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> 
         .ok_or_else(|| ApiError::NotFound("Nothing is stored about this visitor".into()))
 }
 
-async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Customer(customer_id(&id)?.to_owned());
     privacy::export(&app.engine, &app.store, &who)
         .await?
@@ -231,28 +231,28 @@ async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) ->
         .ok_or_else(|| ApiError::NotFound("Nothing is stored about this customer".into()))
 }
 
-async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Visitor(visitor_id(&id)?);
-    Result::Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
+    Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
 }
 
-async fn erase_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Ok<Value>> {
+async fn erase_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Customer(customer_id(&id)?.to_owned());
-    Result::Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
+    Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
 }
 
-async fn realtime(State(app): State<AppState>) -> ApiResult<Ok<stint_core::store::Realtime>> {
-    Result::Ok(ok(app.engine.realtime().await?))
+async fn realtime(State(app): State<AppState>) -> ApiResult<Reply<stint_core::store::Realtime>> {
+    Ok(ok(app.engine.realtime().await?))
 }
 
-async fn stats(State(app): State<AppState>) -> ApiResult<Ok<Value>> {
+async fn stats(State(app): State<AppState>) -> ApiResult<Reply<Value>> {
     let hot = match app.engine.hot().count().await {
-        Result::Ok(n) => json!({ "status": "ok", "kind": "memory", "sessions": n }),
+        Ok(n) => json!({ "status": "ok", "kind": "memory", "sessions": n }),
         Err(e) => json!({ "status": "unavailable", "kind": "memory", "error": e.to_string() }),
     };
     let backend = app.store.backend();
     let cold = match app.engine.cold().stats().await {
-        Result::Ok(s) => json!({
+        Ok(s) => json!({
             "status": "ok",
             "kind": backend,
             "sessions": s.sessions,
@@ -261,7 +261,7 @@ async fn stats(State(app): State<AppState>) -> ApiResult<Ok<Value>> {
         }),
         Err(e) => json!({ "status": "unavailable", "kind": backend, "error": e.to_string() }),
     };
-    Result::Ok(ok(
+    Ok(ok(
         json!({ "hot": hot, "cold": cold, "writer": { "queued": app.writer.queued() } }),
     ))
 }

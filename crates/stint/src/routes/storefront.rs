@@ -10,7 +10,7 @@ use stint_axum::{CustomerSession, Session};
 use stint_core::event::kinds;
 use stint_sql::{Customer, Order};
 
-use crate::api::{ApiError, ApiResult, Json, Ok, created, ok};
+use crate::api::{ApiError, ApiResult, Json, Reply, created, ok};
 use crate::app::AppState;
 use crate::catalogue::{self, Cart, MAX_LINES, MAX_QUANTITY, PRODUCTS, ProductView};
 use crate::passwords;
@@ -34,17 +34,17 @@ pub fn router() -> Router<AppState> {
         .route("/me/password", post(change_password))
 }
 
-async fn products() -> Ok<Vec<ProductView>> {
+async fn products() -> Reply<Vec<ProductView>> {
     ok(PRODUCTS.iter().map(ProductView::from).collect())
 }
 
-async fn product(Path(id): Path<String>) -> ApiResult<Ok<ProductView>> {
+async fn product(Path(id): Path<String>) -> ApiResult<Reply<ProductView>> {
     catalogue::product(&id)
         .map(|p| ok(ProductView::from(p)))
         .ok_or_else(|| ApiError::NotFound(format!("Product not found: {}", clip(&id))))
 }
 
-async fn session(session: Session) -> Ok<stint_core::Session> {
+async fn session(session: Session) -> Reply<stint_core::Session> {
     ok(session.record())
 }
 
@@ -59,7 +59,7 @@ fn customer_view(c: &Customer) -> Value {
 
 fn field<'a>(v: &'a Value, name: &str) -> ApiResult<&'a str> {
     match v.get(name) {
-        Some(Value::String(s)) => Result::Ok(s),
+        Some(Value::String(s)) => Ok(s),
         Some(_) => Err(ApiError::BadRequest(format!("{name} must be a string"))),
         None => Err(ApiError::BadRequest(format!("{name} is required"))),
     }
@@ -73,13 +73,13 @@ fn normalise_email(email: &str) -> ApiResult<String> {
         })
         && !email.chars().any(char::is_whitespace);
     if valid {
-        Result::Ok(email)
+        Ok(email)
     } else {
         Err(ApiError::BadRequest("email is not a valid address".into()))
     }
 }
 
-async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiResult<Ok<Value>> {
+async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiResult<Reply<Value>> {
     let email = normalise_email(field(&body, "email")?)?;
     let password = field(&body, "password")?;
     let name = field(&body, "name")?.trim();
@@ -100,14 +100,14 @@ async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiRe
     if !app.store.insert_customer(&customer).await? {
         return Err(ApiError::Conflict("Email already registered".into()));
     }
-    Result::Ok(created(customer_view(&customer)))
+    Ok(created(customer_view(&customer)))
 }
 
 async fn login(
     State(app): State<AppState>,
     session: Session,
     Json(body): Json<Value>,
-) -> ApiResult<Ok<Value>> {
+) -> ApiResult<Reply<Value>> {
     let email = field(&body, "email")?.trim().to_lowercase();
     let password = field(&body, "password")?;
     if password.len() > passwords::MAX_LEN {
@@ -124,28 +124,56 @@ async fn login(
     let Some(customer) = customer.filter(|_| matches) else {
         return Err(ApiError::Unauthorized("Invalid email or password"));
     };
-    let record = session.login(&customer.id).await?;
-    Result::Ok(ok(
-        json!({ "customer": customer_view(&customer), "session": record }),
+    session.login(&customer.id).await?;
+    merge_carts(&app, &session, &customer.id).await?;
+    Ok(ok(
+        json!({ "customer": customer_view(&customer), "session": session.record() }),
     ))
+}
+
+/// The cart survives login: the session keeps its (anonymous) cart, and the
+/// cart of the customer's most recently seen other live session is merged
+/// into it (same product: quantities summed). The other session keeps its own.
+async fn merge_carts(app: &AppState, session: &Session, customer_id: &str) -> ApiResult<()> {
+    let current = session.id();
+    let other = app
+        .engine
+        .customer_sessions(customer_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.id != current)
+        .find_map(|s| {
+            s.data
+                .get("cart")
+                .and_then(|c| serde_json::from_value::<Cart>(c.clone()).ok())
+        })
+        .filter(|c| !c.items.is_empty());
+    if let Some(other) = other {
+        session
+            .modify("cart", |cart: Option<Cart>| {
+                Ok(cart.unwrap_or_default().merged_with(&other))
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// An Argon2id hash of a random password, for unknown emails.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c3RpbnRkdW1teXNhbHQ$2VfsZpkuHx0T6gfZsU7y0pLY9wILHM1y1ZBr8V5f0Bk";
 
-async fn logout(session: Session) -> ApiResult<Ok<Value>> {
+async fn logout(session: Session) -> ApiResult<Reply<Value>> {
     let id = session.id();
     session.logout().await?;
-    Result::Ok(ok(json!({ "sessionId": id, "loggedOut": true })))
+    Ok(ok(json!({ "sessionId": id, "loggedOut": true })))
 }
 
 fn cart_of(session: &Session) -> ApiResult<Cart> {
-    Result::Ok(session.get::<Cart>("cart")?.unwrap_or_default())
+    Ok(session.get::<Cart>("cart")?.unwrap_or_default())
 }
 
-async fn cart(session: Session) -> ApiResult<Ok<Value>> {
-    Result::Ok(ok(cart_of(&session)?.view()))
+async fn cart(session: Session) -> ApiResult<Reply<Value>> {
+    Ok(ok(cart_of(&session)?.view()))
 }
 
 #[derive(Deserialize)]
@@ -165,7 +193,7 @@ fn quantity(q: i64) -> ApiResult<u32> {
         .ok_or_else(|| ApiError::BadRequest(format!("quantity must be at most {MAX_QUANTITY}")))
 }
 
-async fn add_to_cart(session: Session, Json(item): Json<CartItem>) -> ApiResult<Ok<Value>> {
+async fn add_to_cart(session: Session, Json(item): Json<CartItem>) -> ApiResult<Reply<Value>> {
     let product = catalogue::product(&item.product_id)
         .ok_or_else(|| ApiError::BadRequest(format!("Unknown product: {}", clip(&item.product_id))))?;
     let quantity = quantity(item.quantity)?;
@@ -180,17 +208,17 @@ async fn add_to_cart(session: Session, Json(item): Json<CartItem>) -> ApiResult<
         .page("/api/storefront/cart/items")
         .metadata(json!({ "quantity": quantity, "price": catalogue::units(product.price_cents) }));
     session.track(event).await?;
-    Result::Ok(ok(cart.view()))
+    Ok(ok(cart.view()))
 }
 
-async fn checkout(session: Session) -> ApiResult<Ok<Value>> {
+async fn checkout(session: Session) -> ApiResult<Reply<Value>> {
     let cart = cart_of(&session)?;
     let event = session
         .event(kinds::CHECKOUT_STARTED)
         .page("/api/storefront/checkout")
         .metadata(json!({ "total": catalogue::units(cart.total_cents()), "items": cart.items.len() }));
     session.track(event).await?;
-    Result::Ok(ok(json!({ "cart": cart.view(), "sessionId": session.id() })))
+    Ok(ok(json!({ "cart": cart.view(), "sessionId": session.id() })))
 }
 
 #[derive(Deserialize)]
@@ -205,7 +233,7 @@ async fn place_order(
     State(app): State<AppState>,
     session: Session,
     Json(body): Json<OrderRequest>,
-) -> ApiResult<Ok<Value>> {
+) -> ApiResult<Reply<Value>> {
     if body.items.is_empty() {
         return Err(ApiError::BadRequest("items must not be empty".into()));
     }
@@ -251,7 +279,7 @@ async fn place_order(
         )
         .await?;
     session.remove("cart");
-    Result::Ok(created(json!({
+    Ok(created(json!({
         "id": order.id,
         "total": total,
         "sessionId": order.session_id,
@@ -261,19 +289,19 @@ async fn place_order(
     })))
 }
 
-async fn me(State(app): State<AppState>, customer: CustomerSession) -> ApiResult<Ok<Value>> {
+async fn me(State(app): State<AppState>, customer: CustomerSession) -> ApiResult<Reply<Value>> {
     let c = app
         .store
         .customer(&customer.customer_id)
         .await?
         .ok_or(ApiError::Unauthorized("Authentication required"))?;
-    Result::Ok(ok(customer_view(&c)))
+    Ok(ok(customer_view(&c)))
 }
 
-async fn my_sessions(State(app): State<AppState>, customer: CustomerSession) -> ApiResult<Ok<Vec<Value>>> {
+async fn my_sessions(State(app): State<AppState>, customer: CustomerSession) -> ApiResult<Reply<Vec<Value>>> {
     let current = customer.id();
     let sessions = app.engine.customer_sessions(&customer.customer_id).await?;
-    Result::Ok(ok(sessions
+    Ok(ok(sessions
         .iter()
         .map(|s| {
             let a = &*s.attributes;
@@ -295,20 +323,20 @@ async fn my_sessions(State(app): State<AppState>, customer: CustomerSession) -> 
 async fn revoke_my_other_sessions(
     State(app): State<AppState>,
     customer: CustomerSession,
-) -> ApiResult<Ok<Value>> {
+) -> ApiResult<Reply<Value>> {
     let keep = customer.id();
     let n = app
         .engine
         .revoke_customer(&customer.customer_id, Some(&keep))
         .await?;
-    Result::Ok(ok(json!({ "revoked": n })))
+    Ok(ok(json!({ "revoked": n })))
 }
 
 async fn change_password(
     State(app): State<AppState>,
     customer: CustomerSession,
     Json(body): Json<Value>,
-) -> ApiResult<Ok<Value>> {
+) -> ApiResult<Reply<Value>> {
     let current = field(&body, "currentPassword")?;
     let new = field(&body, "newPassword")?;
     let c = app
@@ -325,5 +353,5 @@ async fn change_password(
         .await?;
     let keep = customer.id();
     let n = app.engine.revoke_customer(&c.id, Some(&keep)).await?;
-    Result::Ok(ok(json!({ "revoked": n })))
+    Ok(ok(json!({ "revoked": n })))
 }

@@ -10,7 +10,7 @@ mod ip;
 use std::net::IpAddr;
 
 pub use agent::{Agent, AgentParser, DeviceClass};
-pub use attribution::{Utm, landing_page, referrer, utm};
+pub use attribution::{MAX_FIELD_LEN, Utm, landing_page, referrer, utm};
 pub use ip::{anonymize, client_ip};
 
 use crate::session::Attributes;

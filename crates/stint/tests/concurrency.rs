@@ -107,3 +107,51 @@ async fn parallel_first_visits_each_get_their_own_session() {
     let (_, stats) = s.admin_get("/api/admin/stats").await;
     assert_eq!(stats["data"]["hot"]["sessions"], 60);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_racing_a_login_stay_on_the_journey_without_the_customers_rights() {
+    let s = Server::start(&[]);
+    let (old_cookie, sid) = one_session(&s).await;
+    let c = s.plain();
+    let login = c
+        .post(s.url("/api/storefront/auth/login"))
+        .header("cookie", &old_cookie)
+        .json(&json!({"email": "customer@example.com", "password": "password123"}))
+        .send();
+    let racing = (0..30).map(|_| {
+        c.get(s.url("/api/storefront/session"))
+            .header("cookie", &old_cookie)
+            .send()
+    });
+    let (login, racing) = tokio::join!(login, join_all(racing));
+    let login = login.unwrap();
+    let new_cookie = cookie_value(login.headers(), "session").unwrap();
+    assert_eq!(login.status(), 200);
+    for r in racing {
+        let r = r.unwrap();
+        assert_eq!(r.status(), 200);
+        let sent = cookie_value(r.headers(), "session");
+        assert!(
+            sent.as_deref() != Some(new_cookie.as_str()),
+            "an old-token request got the new token"
+        );
+        let (_, body) = json(r).await;
+        assert_eq!(
+            body["data"]["sessionId"],
+            sid.as_str(),
+            "the journey is not split"
+        );
+        assert_eq!(
+            body["data"]["customerId"],
+            serde_json::Value::Null,
+            "no customer rights on the old token"
+        );
+    }
+    let r = c
+        .get(s.url("/api/storefront/me"))
+        .header("cookie", format!("session={new_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

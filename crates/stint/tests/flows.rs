@@ -271,7 +271,9 @@ async fn register_login_and_logout() {
         (401, &body["error"]),
         "the same answer for an unknown email"
     );
-    let (status, ok) = json(login("correct horse").await.unwrap()).await;
+    let r = login("correct horse").await.unwrap();
+    let customer_token = cookie_value(r.headers(), "session").unwrap();
+    let (status, ok) = json(r).await;
     assert_eq!(status, 200);
     let sid = ok["data"]["session"]["sessionId"].as_str().unwrap().to_owned();
 
@@ -287,6 +289,25 @@ async fn register_login_and_logout() {
         ended["data"]["endedAt"].is_string(),
         "history kept, with its end: {ended}"
     );
+    // The signed-out token, replayed, is worthless.
+    let replay = s
+        .plain()
+        .get(s.url("/api/storefront/me"))
+        .header("cookie", format!("session={customer_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
+    let (_, fresh) = json(
+        s.plain()
+            .get(s.url("/api/storefront/session"))
+            .header("cookie", format!("session={customer_token}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_ne!(fresh["data"]["sessionId"], sid.as_str());
     let events = s.events(&sid, 3).await;
     assert_eq!(events.last().unwrap()["type"], "customer_logout");
 }

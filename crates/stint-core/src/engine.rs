@@ -477,6 +477,38 @@ impl Engine {
         Ok(all)
     }
 
+    /// The analytics facts of the tracked sessions that started from the UTC
+    /// day `from` to the UTC day `to`, inclusive; live sessions as the hot
+    /// store has them now.
+    pub async fn analytics_facts(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<(
+        Vec<crate::analytics::SessionFacts>,
+        Vec<crate::analytics::EventFact>,
+    )> {
+        use crate::analytics::start_of;
+        self.inner.sink.flush().await?;
+        let end = to.next_day().map_or(Timestamp(i64::MAX), start_of);
+        let (mut sessions, events) = self.inner.cold.analytics_facts(start_of(from), end).await?;
+        let live_since = Timestamp(
+            self.now().millis().saturating_sub(
+                i64::try_from(self.inner.policy.max_age_secs)
+                    .unwrap_or(i64::MAX / 1000)
+                    .saturating_mul(1000),
+            ),
+        );
+        for s in sessions.iter_mut().filter(|s| s.started_at >= live_since) {
+            if let Some(live) = self.inner.hot.get(&s.id).await? {
+                s.page_views = live.page_views;
+                s.last_seen_at = live.last_seen_at;
+                s.converted = live.converted;
+            }
+        }
+        Ok((sessions, events))
+    }
+
     /// Real-time figures over the active window.
     pub async fn realtime(&self) -> Result<Realtime> {
         let since = Timestamp(

@@ -271,6 +271,18 @@ pub trait ColdStore: Send + Sync + 'static {
     /// returns how many. Sessions stay.
     async fn delete_events_before(&self, before: Timestamp) -> Result<u64>;
 
+    /// The facts analytics needs about the tracked sessions that started in
+    /// `[from, to)`, and the events of theirs that feed figures (page views,
+    /// logins, carts, checkouts, orders).
+    async fn analytics_facts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<(
+        Vec<crate::analytics::SessionFacts>,
+        Vec<crate::analytics::EventFact>,
+    )>;
+
     /// Counts.
     async fn stats(&self) -> Result<ColdStats>;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sqlx::Row;
+use stint_core::analytics::{EventFact, SessionFacts};
 use stint_core::event::Event;
 use stint_core::{Attributes, Error, Result, Session, SessionKind, Timestamp};
 
@@ -151,5 +152,42 @@ pub(crate) fn order(row: &impl RowExt) -> Result<Order> {
         items,
         shipping_address,
         created_at: Timestamp(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn session_facts(row: &impl RowExt) -> Result<SessionFacts> {
+    let mut dimensions = std::collections::BTreeMap::new();
+    for d in stint_core::analytics::DIMENSIONS {
+        dimensions.insert(*d, row.opt_text(d)?);
+    }
+    Ok(SessionFacts {
+        id: row.text("id")?.parse().map_err(|e| corrupt("session id", e))?,
+        visitor_id: row
+            .text("visitor_id")?
+            .parse()
+            .map_err(|e| corrupt("visitor id", e))?,
+        started_at: Timestamp(row.int("started_at")?),
+        last_seen_at: Timestamp(row.int("last_seen_at")?),
+        page_views: unsigned(row.int("page_views")?),
+        converted: row.int("converted")? != 0,
+        other_events: unsigned(row.int("other_events")?),
+        dimensions,
+    })
+}
+
+pub(crate) fn event_fact(row: &impl RowExt) -> Result<EventFact> {
+    let metadata = match row.opt_text("metadata")? {
+        Some(m) => Some(serde_json::from_str(&m).map_err(|e| corrupt("event metadata", e))?),
+        None => None,
+    };
+    Ok(EventFact {
+        session_id: row
+            .text("session_id")?
+            .parse()
+            .map_err(|e| corrupt("session id", e))?,
+        kind: row.text("kind")?,
+        page: row.opt_text("page")?,
+        metadata,
+        at: Timestamp(row.int("at")?),
     })
 }

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, SqliteConnection};
+use stint_core::analytics::{EventFact, SessionFacts};
 use stint_core::event::Event;
 use stint_core::store::{ColdStats, ColdStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, Session, SessionId, Timestamp, TokenHash};
@@ -481,6 +482,44 @@ impl ColdStore for SqlStore {
                 .await
                 .map_err(cold)?;
             Ok(done.rows_affected())
+        })
+    }
+
+    async fn analytics_facts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<(Vec<SessionFacts>, Vec<EventFact>)> {
+        // Tracked sessions have a landing page; those of visitors who asked
+        // not to be tracked keep none.
+        const SESSIONS: &str = "SELECT s.id, s.visitor_id, s.started_at, s.last_seen_at, s.page_views, s.converted, \
+             s.device, s.browser, s.os, s.country, s.utm_source, s.utm_medium, s.utm_campaign, s.referrer, \
+             s.landing_page, \
+             (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id \
+                AND e.kind NOT IN ('session_start', 'page_view')) AS other_events \
+             FROM sessions s WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL";
+        const EVENTS: &str = "SELECT e.session_id, e.kind, e.page, e.metadata, e.at FROM events e \
+             JOIN sessions s ON s.id = e.session_id \
+             WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL \
+               AND e.kind IN ('page_view', 'customer_login', 'add_to_cart', 'checkout_started', 'order_completed') \
+             ORDER BY e.at";
+        on_pool!(self, |p, d| {
+            let sessions = sqlx::query(SESSIONS)
+                .bind(ms(from))
+                .bind(ms(to))
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            let events = sqlx::query(EVENTS)
+                .bind(ms(from))
+                .bind(ms(to))
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            Ok((
+                sessions.iter().map(rows::session_facts).collect::<Result<_>>()?,
+                events.iter().map(rows::event_fact).collect::<Result<_>>()?,
+            ))
         })
     }
 

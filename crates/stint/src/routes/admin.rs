@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stint_core::store::SessionQuery;
-use stint_core::{Person, SessionId, VisitorId};
+use stint_core::{Person, SessionId, VisitorId, analytics};
 use subtle::ConstantTimeEq;
 
 use crate::api::{ApiError, ApiResult, Reply, ok};
@@ -31,6 +31,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/customers/{id}", axum::routing::delete(erase_customer))
         .route("/customers/{id}/export", get(export_customer))
         .route("/analytics/realtime", get(realtime))
+        .route("/analytics/daily", get(daily))
+        .route("/analytics/breakdown", get(breakdown))
+        .route("/analytics/funnel", get(funnel))
         .route("/stats", get(stats))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .layer(middleware::from_fn_with_state(state, require_token))
@@ -239,6 +242,103 @@ async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> A
 async fn erase_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Customer(customer_id(&id)?.to_owned());
     Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
+}
+
+/// A date range of the analytics routes.
+#[derive(Deserialize)]
+struct RangeParams {
+    from: Option<String>,
+    to: Option<String>,
+    dimension: Option<String>,
+    limit: Option<String>,
+}
+
+/// Longest range the analytics routes accept, days.
+const MAX_RANGE_DAYS: i64 = 366;
+
+fn date(name: &str, raw: Option<&str>, default: time::Date) -> ApiResult<time::Date> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+    match raw {
+        None | Some("") => Ok(default),
+        Some(s) => time::Date::parse(s, FORMAT)
+            .map_err(|_| ApiError::BadRequest(format!("{name} must be a date as YYYY-MM-DD"))),
+    }
+}
+
+/// `from` and `to` (inclusive, UTC); by default the last seven days.
+fn range(app: &AppState, p: &RangeParams) -> ApiResult<(time::Date, time::Date)> {
+    let today =
+        analytics::day_of(app.engine.now()).ok_or_else(|| ApiError::Internal("clock out of range".into()))?;
+    let to = date("to", p.to.as_deref(), today)?;
+    let from = date("from", p.from.as_deref(), to - time::Duration::days(6))?;
+    if from > to {
+        return Err(ApiError::BadRequest("from must not be after to".into()));
+    }
+    if (to - from).whole_days() >= MAX_RANGE_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "a range spans at most {MAX_RANGE_DAYS} days"
+        )));
+    }
+    Ok((from, to))
+}
+
+async fn daily(
+    State(app): State<AppState>,
+    Query(p): Query<RangeParams>,
+) -> ApiResult<Reply<Vec<analytics::DayRow>>> {
+    let (from, to) = range(&app, &p)?;
+    let (sessions, events) = app.engine.analytics_facts(from, to).await?;
+    Ok(ok(analytics::daily(&sessions, &events, from, to)))
+}
+
+async fn breakdown(
+    State(app): State<AppState>,
+    Query(p): Query<RangeParams>,
+) -> ApiResult<Reply<Vec<analytics::BreakdownRow>>> {
+    let dimension = p.dimension.as_deref().unwrap_or_default();
+    if !analytics::DIMENSIONS.contains(&dimension) {
+        return Err(ApiError::BadRequest(format!(
+            "dimension must be one of: {}",
+            analytics::DIMENSIONS.join(", ")
+        )));
+    }
+    let limit = match p.limit.as_deref() {
+        None | Some("") => 50,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| ApiError::BadRequest("limit must be a whole number from 1 to 1000".into()))?,
+    };
+    let (from, to) = range(&app, &p)?;
+    let (sessions, events) = app.engine.analytics_facts(from, to).await?;
+    Ok(ok(analytics::breakdown(&sessions, &events, dimension, limit)))
+}
+
+async fn funnel(
+    State(app): State<AppState>,
+    Query(p): Query<RangeParams>,
+) -> ApiResult<Reply<Vec<analytics::FunnelStep>>> {
+    use analytics::StepRule;
+    use stint_core::event::kinds;
+    let (from, to) = range(&app, &p)?;
+    let (sessions, events) = app.engine.analytics_facts(from, to).await?;
+    let steps = [
+        ("visit", StepRule::Visit),
+        (
+            "product_view",
+            StepRule::PageViewUnder("/api/storefront/products/".into()),
+        ),
+        ("add_to_cart", StepRule::Event(kinds::ADD_TO_CART.into())),
+        (
+            "checkout_started",
+            StepRule::Event(kinds::CHECKOUT_STARTED.into()),
+        ),
+        ("order_completed", StepRule::Event(kinds::ORDER_COMPLETED.into())),
+    ]
+    .map(|(name, rule)| (name.to_owned(), rule));
+    Ok(ok(analytics::funnel(&sessions, &events, &steps)))
 }
 
 async fn realtime(State(app): State<AppState>) -> ApiResult<Reply<stint_core::store::Realtime>> {

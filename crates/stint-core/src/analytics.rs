@@ -1,0 +1,550 @@
+//! Analytics: the figures of a set of sessions, computed from the facts the
+//! cold store keeps. The definitions (`docs/analytics.md`) live here, once:
+//!
+//! - a session belongs to the UTC day it started; it ends after the idle
+//!   timeout or at its absolute lifetime, never at midnight;
+//! - visitors: distinct visitor ids; sessions: count; page views: their sum;
+//! - bounce: exactly one page view and no other event (starting the session
+//!   aside); bounce rate: bounces / sessions;
+//! - duration: last activity minus start; average over sessions, in seconds;
+//! - logins: `customer_login` events; conversions: converted sessions;
+//!   conversion rate: conversions / sessions; revenue: the sum of the
+//!   `total` of `order_completed` events;
+//! - attribution (breakdowns): the session's first request (landing page,
+//!   referrer domain, UTM), device, browser, OS and country;
+//! - funnel: sessions reaching each step, in order, each step after the last.
+//!
+//! Sessions of visitors who asked not to be tracked are not facts: the
+//! store keeps no attribution for them and they count in no figure.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::Value;
+use time::{Date, OffsetDateTime};
+
+use crate::event::kinds;
+use crate::id::{SessionId, VisitorId};
+use crate::time::Timestamp;
+
+/// What analytics needs of one session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionFacts {
+    /// The session.
+    pub id: SessionId,
+    /// Its visitor.
+    pub visitor_id: VisitorId,
+    /// Its start.
+    pub started_at: Timestamp,
+    /// Its last activity.
+    pub last_seen_at: Timestamp,
+    /// Its page views.
+    pub page_views: u64,
+    /// Whether an order converted it.
+    pub converted: bool,
+    /// Events other than `session_start` and `page_view`.
+    pub other_events: u64,
+    /// `device`, `browser`, `os`, `country`, `utm_source`, `utm_medium`,
+    /// `utm_campaign`, `referrer` (full URL), `landing_page` (path and query).
+    pub dimensions: BTreeMap<&'static str, Option<String>>,
+}
+
+/// An event that feeds a figure: logins, funnel steps, orders.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventFact {
+    /// Its session.
+    pub session_id: SessionId,
+    /// Its type.
+    pub kind: String,
+    /// Its page.
+    pub page: Option<String>,
+    /// Its metadata.
+    pub metadata: Option<Value>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The dimensions a breakdown can use.
+pub const DIMENSIONS: &[&str] = &[
+    "device",
+    "browser",
+    "os",
+    "country",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "referrer",
+    "landing_page",
+];
+
+/// The figures of a set of sessions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    /// Distinct visitors.
+    pub visitors: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Page views.
+    pub page_views: u64,
+    /// Bounces / sessions (0 when there are no sessions).
+    pub bounce_rate: f64,
+    /// Mean duration, seconds.
+    pub avg_session_seconds: f64,
+    /// `customer_login` events.
+    pub logins: u64,
+    /// Converted sessions.
+    pub conversions: u64,
+    /// Conversions / sessions.
+    pub conversion_rate: f64,
+    /// Sum of order totals.
+    pub revenue: f64,
+}
+
+/// One day's row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DayRow {
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// One value's row of a breakdown.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BreakdownRow {
+    /// The value (`null`: unknown).
+    pub value: Option<String>,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// One step of a funnel.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunnelStep {
+    /// Its name.
+    pub step: String,
+    /// Sessions that reached it, after every step before it.
+    pub sessions: u64,
+    /// Of the sessions that reached the previous step, the share that did not
+    /// reach this one (0 for the first step).
+    pub drop_off: f64,
+}
+
+/// How a session reaches a funnel step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepRule {
+    /// Every session: its start.
+    Visit,
+    /// A page view whose page starts with this prefix.
+    PageViewUnder(String),
+    /// An event of this type.
+    Event(String),
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// The `total` an `order_completed` event carries, if any.
+fn order_total(e: &EventFact) -> f64 {
+    e.metadata
+        .as_ref()
+        .and_then(|m| m.get("total"))
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+/// The figures of `sessions`, with `events` (of any sessions; those of
+/// others are ignored).
+pub fn figures<'a>(sessions: impl IntoIterator<Item = &'a SessionFacts>, events: &[EventFact]) -> Figures {
+    let mut ids = HashSet::new();
+    let mut visitors = HashSet::new();
+    let (mut n, mut pv, mut bounces, mut conversions, mut seconds) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    for s in sessions {
+        ids.insert(s.id);
+        visitors.insert(s.visitor_id);
+        n += 1;
+        pv += s.page_views;
+        bounces += u64::from(s.page_views == 1 && s.other_events == 0);
+        conversions += u64::from(s.converted);
+        seconds += s.last_seen_at.secs_since(s.started_at);
+    }
+    let mut logins = 0;
+    let mut revenue = 0.0;
+    for e in events.iter().filter(|e| ids.contains(&e.session_id)) {
+        match e.kind.as_str() {
+            kinds::CUSTOMER_LOGIN => logins += 1,
+            kinds::ORDER_COMPLETED => revenue += order_total(e),
+            _ => {}
+        }
+    }
+    Figures {
+        visitors: visitors.len() as u64,
+        sessions: n,
+        page_views: pv,
+        bounce_rate: round(ratio(bounces, n), 4),
+        avg_session_seconds: round(if n == 0 { 0.0 } else { seconds as f64 / n as f64 }, 2),
+        logins,
+        conversions,
+        conversion_rate: round(ratio(conversions, n), 4),
+        revenue: round(revenue, 2),
+    }
+}
+
+/// The UTC date of a timestamp.
+pub fn day_of(t: Timestamp) -> Option<Date> {
+    OffsetDateTime::from_unix_timestamp(t.millis().div_euclid(1000))
+        .ok()
+        .map(|d| d.date())
+}
+
+/// The first millisecond of a UTC date.
+pub fn start_of(d: Date) -> Timestamp {
+    Timestamp(d.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
+/// One row per day from `from` to `to` (inclusive), days without sessions included.
+pub fn daily(sessions: &[SessionFacts], events: &[EventFact], from: Date, to: Date) -> Vec<DayRow> {
+    let mut by_day: HashMap<Date, Vec<&SessionFacts>> = HashMap::new();
+    for s in sessions {
+        if let Some(d) = day_of(s.started_at) {
+            by_day.entry(d).or_default().push(s);
+        }
+    }
+    let mut rows = Vec::new();
+    let mut day = from;
+    while day <= to {
+        let day_sessions = by_day.get(&day).map(Vec::as_slice).unwrap_or(&[]);
+        rows.push(DayRow {
+            date: day.to_string(),
+            figures: figures(day_sessions.iter().copied(), events),
+        });
+        match day.next_day() {
+            Some(d) => day = d,
+            None => break,
+        }
+    }
+    rows
+}
+
+/// The value of `dimension` for a session: the referrer by domain, the
+/// landing page by path.
+pub fn dimension_value(s: &SessionFacts, dimension: &str) -> Option<String> {
+    let raw = s.dimensions.get(dimension).cloned().flatten()?;
+    match dimension {
+        "referrer" => {
+            let rest = raw.split_once("://").map_or(raw.as_str(), |(_, r)| r);
+            let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+            let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+            Some(host.strip_prefix("www.").unwrap_or(&host).to_owned()).filter(|h| !h.is_empty())
+        }
+        "landing_page" => Some(raw.split(['?', '#']).next().unwrap_or(&raw).to_owned()),
+        _ => Some(raw),
+    }
+}
+
+/// The figures per value of `dimension`, most sessions first (ties by value), at most `limit` rows.
+pub fn breakdown(
+    sessions: &[SessionFacts],
+    events: &[EventFact],
+    dimension: &str,
+    limit: usize,
+) -> Vec<BreakdownRow> {
+    let mut groups: HashMap<Option<String>, Vec<&SessionFacts>> = HashMap::new();
+    for s in sessions {
+        groups.entry(dimension_value(s, dimension)).or_default().push(s);
+    }
+    let mut rows: Vec<BreakdownRow> = groups
+        .into_iter()
+        .map(|(value, group)| BreakdownRow {
+            value,
+            figures: figures(group, events),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.figures
+            .sessions
+            .cmp(&a.figures.sessions)
+            .then_with(|| a.value.cmp(&b.value))
+    });
+    rows.truncate(limit);
+    rows
+}
+
+/// Sessions reaching each step in order, and the drop-off between steps.
+pub fn funnel(
+    sessions: &[SessionFacts],
+    events: &[EventFact],
+    steps: &[(String, StepRule)],
+) -> Vec<FunnelStep> {
+    let mut by_session: HashMap<SessionId, Vec<&EventFact>> = HashMap::new();
+    for e in events {
+        by_session.entry(e.session_id).or_default().push(e);
+    }
+    for list in by_session.values_mut() {
+        list.sort_by_key(|e| e.at);
+    }
+    let mut reached = vec![0u64; steps.len()];
+    for s in sessions {
+        let list = by_session.get(&s.id).map(Vec::as_slice).unwrap_or(&[]);
+        let mut after = s.started_at;
+        let mut position = 0usize;
+        for (i, (_, rule)) in steps.iter().enumerate() {
+            let hit = match rule {
+                StepRule::Visit => Some(after),
+                StepRule::PageViewUnder(prefix) => list[position..]
+                    .iter()
+                    .position(|e| {
+                        e.kind == kinds::PAGE_VIEW
+                            && e.at >= after
+                            && e.page.as_deref().is_some_and(|p| p.starts_with(prefix.as_str()))
+                    })
+                    .map(|k| {
+                        position += k;
+                        list[position].at
+                    }),
+                StepRule::Event(kind) => list[position..]
+                    .iter()
+                    .position(|e| &e.kind == kind && e.at >= after)
+                    .map(|k| {
+                        position += k;
+                        list[position].at
+                    }),
+            };
+            match hit {
+                Some(at) => {
+                    reached[i] += 1;
+                    after = at;
+                }
+                None => break,
+            }
+        }
+    }
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| FunnelStep {
+            step: name.clone(),
+            sessions: reached[i],
+            drop_off: if i == 0 || reached[i - 1] == 0 {
+                0.0
+            } else {
+                round(1.0 - ratio(reached[i], reached[i - 1]), 4)
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+    // 2026-11-20T00:00:00Z
+    const D0: i64 = 1_795_132_800_000;
+
+    fn session(
+        visitor: VisitorId,
+        start: i64,
+        secs: i64,
+        page_views: u64,
+        other: u64,
+        dims: &[(&'static str, &str)],
+    ) -> SessionFacts {
+        SessionFacts {
+            id: SessionId::new(),
+            visitor_id: visitor,
+            started_at: Timestamp(start),
+            last_seen_at: Timestamp(start + secs * 1000),
+            page_views,
+            converted: false,
+            other_events: other,
+            dimensions: dims.iter().map(|(k, v)| (*k, Some((*v).to_owned()))).collect(),
+        }
+    }
+
+    fn event(s: &SessionFacts, kind: &str, page: Option<&str>, secs: i64, total: Option<f64>) -> EventFact {
+        EventFact {
+            session_id: s.id,
+            kind: kind.to_owned(),
+            page: page.map(str::to_owned),
+            metadata: total.map(|t| serde_json::json!({ "total": t })),
+            at: Timestamp(s.started_at.millis() + secs * 1000),
+        }
+    }
+
+    #[test]
+    fn daily_figures_follow_the_definitions() {
+        let (alice, bob) = (VisitorId::new(), VisitorId::new());
+        let bounce = session(alice, D0 + 1000, 0, 1, 0, &[]);
+        let mut buyer = session(alice, D0 + 2000, 120, 3, 2, &[]);
+        buyer.converted = true;
+        let reader = session(bob, D0 + 3000, 60, 1, 1, &[]);
+        // Starts before midnight, runs past it: belongs to the first day.
+        let late = session(bob, D0 + DAY - 1000, 600, 2, 0, &[]);
+        let events = vec![
+            event(&buyer, kinds::CUSTOMER_LOGIN, None, 10, None),
+            event(&buyer, kinds::ORDER_COMPLETED, None, 100, Some(59.98)),
+            event(&reader, kinds::ADD_TO_CART, None, 30, None),
+        ];
+        let days = daily(
+            &[bounce, buyer, reader, late],
+            &events,
+            day_of(Timestamp(D0)).unwrap(),
+            day_of(Timestamp(D0 + DAY)).unwrap(),
+        );
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[0].date, "2026-11-20");
+        let f = &days[0].figures;
+        assert_eq!((f.visitors, f.sessions, f.page_views), (2, 4, 7));
+        assert_eq!(
+            f.bounce_rate, 0.25,
+            "only the one-page session without other events"
+        );
+        assert_eq!(f.avg_session_seconds, (0.0 + 120.0 + 60.0 + 600.0) / 4.0);
+        assert_eq!(
+            (f.logins, f.conversions, f.conversion_rate, f.revenue),
+            (1, 1, 0.25, 59.98)
+        );
+        assert_eq!(
+            days[1].figures,
+            Figures::default(),
+            "a day without sessions is all zeros"
+        );
+    }
+
+    #[test]
+    fn breakdowns_group_by_domain_and_path_and_sort_by_sessions() {
+        let v = VisitorId::new();
+        let s = [
+            session(
+                v,
+                D0,
+                0,
+                1,
+                0,
+                &[
+                    ("referrer", "https://www.Google.com/search?q=x"),
+                    ("landing_page", "/p?utm_source=a"),
+                ],
+            ),
+            session(
+                v,
+                D0,
+                0,
+                1,
+                0,
+                &[("referrer", "https://google.com/"), ("landing_page", "/p")],
+            ),
+            session(
+                v,
+                D0,
+                0,
+                1,
+                0,
+                &[
+                    ("referrer", "http://user@news.example:8080/a"),
+                    ("landing_page", "/q"),
+                ],
+            ),
+            session(v, D0, 0, 1, 0, &[]),
+        ];
+        let rows = breakdown(&s, &[], "referrer", 10);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.value.as_deref(), r.figures.sessions))
+            .collect();
+        assert_eq!(
+            got,
+            [(Some("google.com"), 2), (None, 1), (Some("news.example"), 1)]
+        );
+        let rows = breakdown(&s, &[], "landing_page", 1);
+        assert_eq!(rows.len(), 1, "the limit holds");
+        assert_eq!(
+            (rows[0].value.as_deref(), rows[0].figures.sessions),
+            (Some("/p"), 2)
+        );
+    }
+
+    #[test]
+    fn the_funnel_counts_steps_in_order() {
+        let v = VisitorId::new();
+        let steps = vec![
+            ("visit".to_owned(), StepRule::Visit),
+            (
+                "product_view".to_owned(),
+                StepRule::PageViewUnder("/api/storefront/products/".to_owned()),
+            ),
+            (
+                "add_to_cart".to_owned(),
+                StepRule::Event(kinds::ADD_TO_CART.to_owned()),
+            ),
+            (
+                "order_completed".to_owned(),
+                StepRule::Event(kinds::ORDER_COMPLETED.to_owned()),
+            ),
+        ];
+        let all = session(v, D0, 0, 2, 2, &[]);
+        let out_of_order = session(v, D0, 0, 1, 1, &[]);
+        let browser = session(v, D0, 0, 1, 0, &[]);
+        let list_only = session(v, D0, 0, 1, 0, &[]);
+        let events = vec![
+            event(
+                &all,
+                kinds::PAGE_VIEW,
+                Some("/api/storefront/products/p-1"),
+                1,
+                None,
+            ),
+            event(&all, kinds::ADD_TO_CART, None, 2, None),
+            event(&all, kinds::ORDER_COMPLETED, None, 3, Some(10.0)),
+            // A cart before the product view: the view counts, the cart does not.
+            event(&out_of_order, kinds::ADD_TO_CART, None, 1, None),
+            event(
+                &out_of_order,
+                kinds::PAGE_VIEW,
+                Some("/api/storefront/products/p-2"),
+                2,
+                None,
+            ),
+            event(
+                &browser,
+                kinds::PAGE_VIEW,
+                Some("/api/storefront/products/p-3"),
+                1,
+                None,
+            ),
+            event(
+                &list_only,
+                kinds::PAGE_VIEW,
+                Some("/api/storefront/products"),
+                1,
+                None,
+            ),
+        ];
+        let f = funnel(&[all, out_of_order, browser, list_only], &events, &steps);
+        let got: Vec<_> = f
+            .iter()
+            .map(|s| (s.step.as_str(), s.sessions, s.drop_off))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("visit", 4, 0.0),
+                ("product_view", 3, 0.25),
+                ("add_to_cart", 1, 0.6667),
+                ("order_completed", 1, 0.0)
+            ]
+        );
+    }
+}

@@ -436,3 +436,43 @@ pub async fn retention_deletes_old_events_only(store: Arc<dyn ColdStore>) {
     assert!(store.session(&s.id).await.unwrap().is_some());
     assert_eq!(store.delete_events_before(T0.plus_secs(10)).await.unwrap(), 0);
 }
+
+/// A day rolled up twice is one row, the last; rows come back by date.
+pub async fn rollups_replace_and_read_back(store: Arc<dyn ColdStore>) {
+    use stint_core::analytics::{DayRow, Figures};
+    let row = |date: &str, sessions: u64| DayRow {
+        date: date.to_owned(),
+        figures: Figures {
+            visitors: 2,
+            sessions,
+            page_views: 7,
+            bounce_rate: 0.3333,
+            avg_session_seconds: 61.5,
+            logins: 1,
+            conversions: 1,
+            conversion_rate: 0.3333,
+            revenue: 129.99,
+        },
+    };
+    store
+        .save_rollups(&[row("2026-11-21", 3), row("2026-11-20", 1)], T0)
+        .await
+        .unwrap();
+    store.save_rollups(&[row("2026-11-21", 3)], T0).await.unwrap();
+    assert_eq!(
+        store.rollups("2026-11-01", "2026-11-30").await.unwrap(),
+        vec![row("2026-11-20", 1), row("2026-11-21", 3)]
+    );
+    store.save_rollups(&[row("2026-11-20", 4)], T0).await.unwrap();
+    assert_eq!(
+        store.rollups("2026-11-20", "2026-11-20").await.unwrap(),
+        vec![row("2026-11-20", 4)]
+    );
+    assert!(
+        store
+            .rollups("2026-12-01", "2026-12-31")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -65,6 +65,7 @@ macro_rules! cold_store_suite {
                 batches_are_idempotent,
                 erasure_deletes_sessions_and_their_events,
                 retention_deletes_old_events_only,
+                rollups_replace_and_read_back,
             ]
         );
     };

@@ -509,6 +509,56 @@ impl Engine {
         Ok((sessions, events))
     }
 
+    /// Rolls up the days from `from` to `to` that are over (today is live and
+    /// never rolled up): computes their figures and stores them, replacing
+    /// earlier rollups of the same days. Returns the rows stored.
+    pub async fn rollup(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
+        let Some(yesterday) = crate::analytics::day_of(self.now()).and_then(time::Date::previous_day) else {
+            return Ok(Vec::new());
+        };
+        let to = to.min(yesterday);
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let (sessions, events) = self.analytics_facts(from, to).await?;
+        let rows = crate::analytics::daily(&sessions, &events, from, to);
+        self.inner.cold.save_rollups(&rows, self.now()).await?;
+        Ok(rows)
+    }
+
+    /// One row per day from `from` to `to`: past days from their rollups
+    /// where there are, other days (today among them) computed from the facts.
+    pub async fn daily(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
+        let mut stored: HashMap<String, crate::analytics::DayRow> = self
+            .inner
+            .cold
+            .rollups(&from.to_string(), &to.to_string())
+            .await?
+            .into_iter()
+            .map(|r| (r.date.clone(), r))
+            .collect();
+        let mut missing = Vec::new();
+        let mut day = from;
+        while day <= to {
+            if !stored.contains_key(&day.to_string()) {
+                missing.push(day);
+            }
+            match day.next_day() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        if let (Some(first), Some(last)) = (missing.first(), missing.last()) {
+            let (sessions, events) = self.analytics_facts(*first, *last).await?;
+            for row in crate::analytics::daily(&sessions, &events, *first, *last) {
+                stored.entry(row.date.clone()).or_insert(row);
+            }
+        }
+        let mut rows: Vec<_> = stored.into_values().collect();
+        rows.sort_by(|a, b| a.date.cmp(&b.date));
+        Ok(rows)
+    }
+
     /// Real-time figures over the active window.
     pub async fn realtime(&self) -> Result<Realtime> {
         let since = Timestamp(

@@ -283,6 +283,13 @@ pub trait ColdStore: Send + Sync + 'static {
         Vec<crate::analytics::EventFact>,
     )>;
 
+    /// Stores the figures of past days (rollups), replacing any stored for
+    /// the same days: rolling a day up twice leaves one row.
+    async fn save_rollups(&self, rows: &[crate::analytics::DayRow], at: Timestamp) -> Result<()>;
+
+    /// The stored rollups of the days from `from` to `to` (`YYYY-MM-DD`, inclusive), by date.
+    async fn rollups(&self, from: &str, to: &str) -> Result<Vec<crate::analytics::DayRow>>;
+
     /// Counts.
     async fn stats(&self) -> Result<ColdStats>;
 

@@ -17,6 +17,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0001_initial.sql"),
     ),
     (2, "leases", include_str!("../migrations/sqlite/0002_leases.sql")),
+    (
+        3,
+        "daily metrics",
+        include_str!("../migrations/sqlite/0003_daily_metrics.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -30,6 +35,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "leases",
         include_str!("../migrations/postgres/0002_leases.sql"),
+    ),
+    (
+        3,
+        "daily metrics",
+        include_str!("../migrations/postgres/0003_daily_metrics.sql"),
     ),
 ];
 

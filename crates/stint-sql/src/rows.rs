@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sqlx::Row;
-use stint_core::analytics::{EventFact, SessionFacts};
+use stint_core::analytics::{DayRow, EventFact, Figures, SessionFacts};
 use stint_core::event::Event;
 use stint_core::{Attributes, Error, Result, Session, SessionKind, Timestamp};
 
@@ -17,6 +17,7 @@ pub(crate) trait RowExt {
     fn opt_text(&self, column: &str) -> Result<Option<String>>;
     fn int(&self, column: &str) -> Result<i64>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+    fn float(&self, column: &str) -> Result<f64>;
 }
 
 pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
@@ -39,6 +40,9 @@ macro_rules! row_ext {
                 self.try_get(column).map_err(|e| corrupt("row", e))
             }
             fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+                self.try_get(column).map_err(|e| corrupt("row", e))
+            }
+            fn float(&self, column: &str) -> Result<f64> {
                 self.try_get(column).map_err(|e| corrupt("row", e))
             }
         }
@@ -189,5 +193,22 @@ pub(crate) fn event_fact(row: &impl RowExt) -> Result<EventFact> {
         page: row.opt_text("page")?,
         metadata,
         at: Timestamp(row.int("at")?),
+    })
+}
+
+pub(crate) fn day_row(row: &impl RowExt) -> Result<DayRow> {
+    Ok(DayRow {
+        date: row.text("date")?,
+        figures: Figures {
+            visitors: unsigned(row.int("visitors")?),
+            sessions: unsigned(row.int("sessions")?),
+            page_views: unsigned(row.int("page_views")?),
+            bounce_rate: row.float("bounce_rate")?,
+            avg_session_seconds: row.float("avg_session_seconds")?,
+            logins: unsigned(row.int("logins")?),
+            conversions: unsigned(row.int("conversions")?),
+            conversion_rate: row.float("conversion_rate")?,
+            revenue: row.float("revenue")?,
+        },
     })
 }

@@ -17,7 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, SqliteConnection};
-use stint_core::analytics::{EventFact, SessionFacts};
+use stint_core::analytics::{DayRow, EventFact, SessionFacts};
 use stint_core::event::Event;
 use stint_core::store::{ColdStats, ColdStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, Session, SessionId, Timestamp, TokenHash};
@@ -520,6 +520,53 @@ impl ColdStore for SqlStore {
                 sessions.iter().map(rows::session_facts).collect::<Result<_>>()?,
                 events.iter().map(rows::event_fact).collect::<Result<_>>()?,
             ))
+        })
+    }
+
+    async fn save_rollups(&self, days: &[DayRow], at: Timestamp) -> Result<()> {
+        const SQL: &str = "INSERT INTO daily_metrics (date, visitors, sessions, page_views, bounce_rate, \
+             avg_session_seconds, logins, conversions, conversion_rate, revenue, computed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (date) DO UPDATE SET visitors = excluded.visitors, sessions = excluded.sessions, \
+             page_views = excluded.page_views, bounce_rate = excluded.bounce_rate, \
+             avg_session_seconds = excluded.avg_session_seconds, logins = excluded.logins, \
+             conversions = excluded.conversions, conversion_rate = excluded.conversion_rate, \
+             revenue = excluded.revenue, computed_at = excluded.computed_at";
+        on_pool!(self, |p, d| {
+            let mut tx = p.begin().await.map_err(cold)?;
+            for day in days {
+                let f = &day.figures;
+                sqlx::query(SQL)
+                    .bind(&day.date)
+                    .bind(count(f.visitors))
+                    .bind(count(f.sessions))
+                    .bind(count(f.page_views))
+                    .bind(f.bounce_rate)
+                    .bind(f.avg_session_seconds)
+                    .bind(count(f.logins))
+                    .bind(count(f.conversions))
+                    .bind(f.conversion_rate)
+                    .bind(f.revenue)
+                    .bind(ms(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(cold)?;
+            }
+            tx.commit().await.map_err(cold)
+        })
+    }
+
+    async fn rollups(&self, from: &str, to: &str) -> Result<Vec<DayRow>> {
+        const SQL: &str = "SELECT date, visitors, sessions, page_views, bounce_rate, avg_session_seconds, logins, \
+             conversions, conversion_rate, revenue FROM daily_metrics WHERE date >= $1 AND date <= $2 ORDER BY date";
+        on_pool!(self, |p, d| {
+            let rows = sqlx::query(SQL)
+                .bind(from)
+                .bind(to)
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            rows.iter().map(rows::day_row).collect()
         })
     }
 

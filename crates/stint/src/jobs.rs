@@ -1,5 +1,6 @@
-//! Background jobs: closing expired sessions in the durable store, and
-//! deleting raw events past their retention. When
+//! Background jobs: closing expired sessions in the durable store, rolling
+//! up the daily figures of past days, and deleting raw events past their
+//! retention (rollups stay). When
 //! several instances share the database, one of them runs the jobs at a time:
 //! the one holding the `jobs` lease (renewed every round, lapsing after three
 //! missed rounds, released at shutdown).
@@ -7,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use stint_core::{Engine, Timestamp};
+use stint_core::{Engine, Timestamp, analytics};
 use stint_sql::SqlStore;
 use tokio::task::JoinHandle;
 
@@ -77,6 +78,16 @@ async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Durati
                 tracing::info!(sessions = n, "closed expired sessions");
             }
             Err(e) => tracing::warn!(error = %e, "closing expired sessions failed"),
+        }
+        // Days whose sessions may still be going on are rolled up again each
+        // round (a rollup replaces the last one); older days are final.
+        if let Some(today) = analytics::day_of(engine.now()) {
+            let span = engine.policy().max_age_secs.div_ceil(86_400) + 1;
+            let from = today - time::Duration::days(i64::try_from(span).unwrap_or(2));
+            match engine.rollup(from, today).await {
+                Ok(rows) => metrics::counter!("stint_rollup_days_total").increment(rows.len() as u64),
+                Err(e) => tracing::warn!(error = %e, "rollup failed"),
+            }
         }
         if retention_days > 0 {
             match engine.apply_retention(retention_days).await {

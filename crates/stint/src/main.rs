@@ -48,6 +48,15 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the durable store's migrations and exit.
     Migrate,
+    /// Roll up the daily figures of past days (default: yesterday) and print them.
+    Rollup {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Print everything stored about one visitor or customer, as JSON (right of access).
     Export(PersonArgs),
     /// Delete every session and event of one visitor or customer (right to erasure).
@@ -107,6 +116,7 @@ async fn run(cli: Cli) -> Result<()> {
     settings.validate()?;
     match cli.command {
         Command::Serve(args) => serve(settings, args).await,
+        Command::Rollup { from, to } => rollup(&settings, from.as_deref(), to.as_deref()).await,
         Command::Export(who) => offline(&settings, &who, false).await,
         Command::Erase(who) => offline(&settings, &who, true).await,
         Command::Migrate => {
@@ -126,6 +136,40 @@ async fn open_store(settings: &Settings) -> Result<SqlStore> {
     SqlStore::connect(&settings.database_url())
         .await
         .with_context(|| "DATABASE_URL: cannot open the durable store".to_string())
+}
+
+fn parse_day(name: &str, s: &str) -> Result<time::Date> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, FORMAT).map_err(|_| anyhow::anyhow!("--{name} must be a date as YYYY-MM-DD"))
+}
+
+/// `rollup`, on the stores directly: past days only (today is live).
+async fn rollup(settings: &Settings, from: Option<&str>, to: Option<&str>) -> Result<()> {
+    let today = stint_core::analytics::day_of(SystemClock.now())
+        .ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
+    let yesterday = today
+        .previous_day()
+        .ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
+    let to = to.map(|t| parse_day("to", t)).transpose()?.unwrap_or(yesterday);
+    let from = from.map(|f| parse_day("from", f)).transpose()?.unwrap_or(to);
+    if from > to {
+        anyhow::bail!("--from must not be after --to");
+    }
+    let store = Arc::new(open_store(settings).await?);
+    let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
+    let engine = Engine::new(
+        Arc::new(MemoryStore::new()),
+        store.clone(),
+        Arc::new(writer),
+        Arc::new(SystemClock),
+        settings.policy(),
+    );
+    let rows = engine.rollup(from, to).await?;
+    task.shutdown().await;
+    store.close().await;
+    println!("{}", serde_json::to_string_pretty(&rows)?);
+    Ok(())
 }
 
 /// `export` and `erase`, on the stores directly. With the embedded default

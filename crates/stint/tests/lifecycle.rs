@@ -186,3 +186,36 @@ async fn production_mode_marks_cookies_secure() {
         "{session} / {visitor}"
     );
 }
+
+#[test]
+fn rollup_rolls_up_past_days_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stint"))
+            .env_clear()
+            .env("STINT_DATA_DIR", dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["rollup", "--from", "2026-01-01", "--to", "2026-01-03"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dates: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, ["2026-01-01", "2026-01-02", "2026-01-03"]);
+    assert!(rows.as_array().unwrap().iter().all(|r| r["sessions"] == 0));
+    assert!(run(&["rollup"]).status.success(), "yesterday by default");
+    for bad in [
+        &["rollup", "--from", "2026-02-30"][..],
+        &["rollup", "--from", "2026-01-02", "--to", "2026-01-01"],
+    ] {
+        let out = run(bad);
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--"), "{bad:?}");
+    }
+}

@@ -288,8 +288,7 @@ async fn daily(
     Query(p): Query<RangeParams>,
 ) -> ApiResult<Reply<Vec<analytics::DayRow>>> {
     let (from, to) = range(&app, &p)?;
-    let (sessions, events) = app.engine.analytics_facts(from, to).await?;
-    Ok(ok(analytics::daily(&sessions, &events, from, to)))
+    Ok(ok(app.engine.daily(from, to).await?))
 }
 
 async fn breakdown(

@@ -82,6 +82,18 @@ CONF
   echo "== PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 
+# Chromium and playwright-core, for the dashboard's browser test.
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+  fi
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  (cd crates/stint/tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "== $(/usr/bin/chromium --version 2>/dev/null | head -n 1), node $(node --version)"
+}
+
 stop_services() {
   if [ -n "${STINT_PG_DATA:-}" ]; then
     as_postgres "$STINT_PG_BIN/pg_ctl" -D "$STINT_PG_DATA" -m immediate stop >/dev/null 2>&1 || true

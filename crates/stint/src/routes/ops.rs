@@ -1,4 +1,4 @@
-//! Operations: liveness, readiness, metrics.
+//! Operations: liveness, readiness, metrics; and the dashboard's page.
 
 use axum::Router;
 use axum::extract::State;
@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 
-/// `/healthz`, `/readyz`, `/metrics`.
+/// `/healthz`, `/readyz`, `/metrics`, and the dashboard's page and assets.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
@@ -18,6 +18,45 @@ pub fn router() -> Router<AppState> {
         )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(
+            "/dashboard",
+            get(|| asset(DASHBOARD_HTML, "text/html; charset=utf-8")),
+        )
+        .route(
+            "/dashboard/app.js",
+            get(|| asset(DASHBOARD_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/dashboard/app.css",
+            get(|| asset(DASHBOARD_CSS, "text/css; charset=utf-8")),
+        )
+        .route(
+            "/dashboard/favicon.svg",
+            get(|| asset(DASHBOARD_ICON, "image/svg+xml")),
+        )
+}
+
+/// The dashboard: a static page over the admin API, compiled into the
+/// binary (no CDN: it works offline). The page holds no data; it asks the
+/// admin API with the token the user signs in with.
+const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard.html");
+const DASHBOARD_JS: &str = include_str!("../../assets/app.js");
+const DASHBOARD_CSS: &str = include_str!("../../assets/app.css");
+const DASHBOARD_ICON: &str = include_str!("../../assets/favicon.svg");
+
+async fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
+    (
+        [
+            (http::header::CONTENT_TYPE, content_type),
+            (
+                http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; style-src 'self' 'unsafe-inline'",
+            ),
+            (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
 }
 
 async fn readyz(State(app): State<AppState>) -> impl IntoResponse {

@@ -189,3 +189,55 @@ async fn bad_analytics_parameters_get_400() {
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
 }
+
+#[tokio::test]
+async fn a_visitor_who_returns_and_orders_later_is_one_journey() {
+    let s = Server::start(&[("SESSION_TTL", "1"), ("SESSION_MAX_AGE", "60")]);
+    let b = client(CHROME);
+    let r = b
+        .get(s.url("/api/storefront/products?utm_source=news"))
+        .send()
+        .await
+        .unwrap();
+    let visitor = common::cookie_value(r.headers(), "visitor_id").unwrap();
+    b.get(s.url("/api/storefront/products/p-3")).send().await.unwrap();
+    // The first session expires; the visitor comes back and orders.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let r = b
+        .post(s.url("/api/storefront/orders"))
+        .json(&json!({"items": [{"productId": "p-3", "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    let (status, order) = common::json(r).await;
+    assert_eq!(status, 201);
+    let (status, history) = s.admin_get(&format!("/api/admin/visitors/{visitor}")).await;
+    assert_eq!(status, 200);
+    let sessions = history["data"]["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "two sessions, one visitor");
+    assert!(
+        sessions[0]["startedAt"].as_str() < sessions[1]["startedAt"].as_str(),
+        "oldest first"
+    );
+    assert_eq!(sessions[0]["utmSource"], "news");
+    assert_eq!(sessions[0]["converted"], false);
+    assert_eq!(
+        sessions[1]["converted"], true,
+        "the order belongs to the later session"
+    );
+    assert_eq!(
+        history["data"]["orders"][0]["sessionId"],
+        sessions[1]["sessionId"]
+    );
+    assert_eq!(order["data"]["sessionId"], sessions[1]["sessionId"]);
+    let (_, daily) = s.admin_get("/api/admin/analytics/daily").await;
+    let today = daily["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            today["visitors"].as_u64(),
+            today["sessions"].as_u64(),
+            today["conversions"].as_u64()
+        ),
+        (Some(1), Some(2), Some(1))
+    );
+}

@@ -291,6 +291,8 @@ pub fn funnel(
     for e in events {
         by_session.entry(e.session_id).or_default().push(e);
     }
+    // Stable: events of one millisecond keep the order the store gave them
+    // (by id, which follows the order they were recorded in).
     for list in by_session.values_mut() {
         list.sort_by_key(|e| e.at);
     }

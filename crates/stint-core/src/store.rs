@@ -273,7 +273,8 @@ pub trait ColdStore: Send + Sync + 'static {
 
     /// The facts analytics needs about the tracked sessions that started in
     /// `[from, to)`, and the events of theirs that feed figures (page views,
-    /// logins, carts, checkouts, orders).
+    /// logins, carts, checkouts, orders), in the order they happened (by
+    /// time, then by id).
     async fn analytics_facts(
         &self,
         from: Timestamp,

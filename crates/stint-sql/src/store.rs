@@ -502,7 +502,7 @@ impl ColdStore for SqlStore {
              JOIN sessions s ON s.id = e.session_id \
              WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL \
                AND e.kind IN ('page_view', 'customer_login', 'add_to_cart', 'checkout_started', 'order_completed') \
-             ORDER BY e.at";
+             ORDER BY e.at, e.id";
         on_pool!(self, |p, d| {
             let sessions = sqlx::query(SESSIONS)
                 .bind(ms(from))

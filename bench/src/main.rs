@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod analytics;
 mod events;
 mod load;
 mod server;
@@ -57,6 +58,18 @@ enum Cmd {
         #[arg(long, default_value_t = 1_000)]
         sessions: usize,
     },
+    /// How long the analytics queries take over a large generated history.
+    Analytics {
+        /// A PostgreSQL database to measure too (it is written to).
+        #[arg(long, env = "STINT_BENCH_POSTGRES_URL")]
+        postgres: Option<String>,
+        /// Events to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Days they spread over (ending today).
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+    },
     /// Serves one contender (used by `run`).
     Server {
         /// Which.
@@ -97,6 +110,38 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Server { contender } => server::serve(contender),
+        Cmd::Analytics {
+            postgres,
+            events,
+            days,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let dir = tempfile::tempdir()?;
+            let mut targets = vec![(
+                "sqlite",
+                format!("sqlite://{}", dir.path().join("analytics.db").display()),
+            )];
+            if let Some(url) = postgres {
+                targets.push(("postgres", url));
+            }
+            println!(
+                "| store | events | sessions | daily, computed (s) | daily, from rollups (s) | breakdown (s) | funnel (s) |"
+            );
+            println!("|---|---|---|---|---|---|---|");
+            for (name, url) in targets {
+                let o = rt.block_on(analytics::measure(&url, events, days))?;
+                println!(
+                    "| {name} | {} | {} | {:.2} | {:.3} | {:.2} | {:.2} |",
+                    o.events,
+                    o.sessions,
+                    o.daily_computed.as_secs_f64(),
+                    o.daily_rolled_up.as_secs_f64(),
+                    o.breakdown.as_secs_f64(),
+                    o.funnel.as_secs_f64()
+                );
+            }
+            Ok(())
+        }
         Cmd::Events {
             postgres,
             events,

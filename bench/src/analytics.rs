@@ -130,11 +130,13 @@ pub async fn measure(url: &str, events: u64, days: u64) -> Result<Outcome> {
     engine.daily(from, to).await?;
     let daily_rolled_up = timed.elapsed();
     let timed = Instant::now();
-    let (s, e) = engine.analytics_facts(from, to).await?;
+    let (s, e) = engine.analytics_facts(from, to, None).await?;
     stint_core::analytics::breakdown(&s, &e, "utm_source", 50);
     let breakdown = timed.elapsed();
     let timed = Instant::now();
-    let (s, e) = engine.analytics_facts(from, to).await?;
+    let (s, e) = engine
+        .analytics_facts(from, to, Some("/api/storefront/products/"))
+        .await?;
     let steps = [
         ("visit".to_owned(), StepRule::Visit),
         (

@@ -479,11 +479,13 @@ impl Engine {
 
     /// The analytics facts of the tracked sessions that started from the UTC
     /// day `from` to the UTC day `to`, inclusive; live sessions as the hot
-    /// store has them now.
+    /// store has them now. Page views come only for pages under `pages` (the
+    /// funnel's); the other figures need none.
     pub async fn analytics_facts(
         &self,
         from: time::Date,
         to: time::Date,
+        pages: Option<&str>,
     ) -> Result<(
         Vec<crate::analytics::SessionFacts>,
         Vec<crate::analytics::EventFact>,
@@ -491,7 +493,11 @@ impl Engine {
         use crate::analytics::start_of;
         self.inner.sink.flush().await?;
         let end = to.next_day().map_or(Timestamp(i64::MAX), start_of);
-        let (mut sessions, events) = self.inner.cold.analytics_facts(start_of(from), end).await?;
+        let (mut sessions, events) = self
+            .inner
+            .cold
+            .analytics_facts(start_of(from), end, pages)
+            .await?;
         let live_since = Timestamp(
             self.now().millis().saturating_sub(
                 i64::try_from(self.inner.policy.max_age_secs)
@@ -520,7 +526,7 @@ impl Engine {
         if from > to {
             return Ok(Vec::new());
         }
-        let (sessions, events) = self.analytics_facts(from, to).await?;
+        let (sessions, events) = self.analytics_facts(from, to, None).await?;
         let rows = crate::analytics::daily(&sessions, &events, from, to);
         self.inner.cold.save_rollups(&rows, self.now()).await?;
         Ok(rows)
@@ -549,7 +555,7 @@ impl Engine {
             }
         }
         if let (Some(first), Some(last)) = (missing.first(), missing.last()) {
-            let (sessions, events) = self.analytics_facts(*first, *last).await?;
+            let (sessions, events) = self.analytics_facts(*first, *last, None).await?;
             for row in crate::analytics::daily(&sessions, &events, *first, *last) {
                 stored.entry(row.date.clone()).or_insert(row);
             }

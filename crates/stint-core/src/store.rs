@@ -272,13 +272,14 @@ pub trait ColdStore: Send + Sync + 'static {
     async fn delete_events_before(&self, before: Timestamp) -> Result<u64>;
 
     /// The facts analytics needs about the tracked sessions that started in
-    /// `[from, to)`, and the events of theirs that feed figures (page views,
-    /// logins, carts, checkouts, orders), in the order they happened (by
-    /// time, then by id).
+    /// `[from, to)`, and the events of theirs that feed figures (logins,
+    /// carts, checkouts, orders, and the page views of pages under `pages`
+    /// when given), in the order they happened (by time, then by id).
     async fn analytics_facts(
         &self,
         from: Timestamp,
         to: Timestamp,
+        pages: Option<&str>,
     ) -> Result<(
         Vec<crate::analytics::SessionFacts>,
         Vec<crate::analytics::EventFact>,

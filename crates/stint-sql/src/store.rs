@@ -489,6 +489,7 @@ impl ColdStore for SqlStore {
         &self,
         from: Timestamp,
         to: Timestamp,
+        pages: Option<&str>,
     ) -> Result<(Vec<SessionFacts>, Vec<EventFact>)> {
         // Tracked sessions have a landing page; those of visitors who asked
         // not to be tracked keep none.
@@ -501,7 +502,8 @@ impl ColdStore for SqlStore {
         const EVENTS: &str = "SELECT e.session_id, e.kind, e.page, e.metadata, e.at FROM events e \
              JOIN sessions s ON s.id = e.session_id \
              WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL \
-               AND e.kind IN ('page_view', 'customer_login', 'add_to_cart', 'checkout_started', 'order_completed') \
+               AND (e.kind IN ('customer_login', 'add_to_cart', 'checkout_started', 'order_completed') \
+                    OR (e.kind = 'page_view' AND $3 AND e.page LIKE $4)) \
              ORDER BY e.at, e.id";
         on_pool!(self, |p, d| {
             let sessions = sqlx::query(SESSIONS)
@@ -510,9 +512,13 @@ impl ColdStore for SqlStore {
                 .fetch_all(p)
                 .await
                 .map_err(cold)?;
+            // Page views are most events: they come only when asked for.
+            let pattern = pages.map(|p| format!("{}%", p.replace(['%', '_'], "")));
             let events = sqlx::query(EVENTS)
                 .bind(ms(from))
                 .bind(ms(to))
+                .bind(pattern.is_some())
+                .bind(pattern.unwrap_or_default())
                 .fetch_all(p)
                 .await
                 .map_err(cold)?;

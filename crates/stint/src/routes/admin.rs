@@ -253,6 +253,9 @@ struct RangeParams {
     limit: Option<String>,
 }
 
+/// The demo storefront's product pages: the funnel's second step.
+const PRODUCT_PAGES: &str = "/api/storefront/products/";
+
 /// Longest range the analytics routes accept, days.
 const MAX_RANGE_DAYS: i64 = 366;
 
@@ -311,7 +314,7 @@ async fn breakdown(
             .ok_or_else(|| ApiError::BadRequest("limit must be a whole number from 1 to 1000".into()))?,
     };
     let (from, to) = range(&app, &p)?;
-    let (sessions, events) = app.engine.analytics_facts(from, to).await?;
+    let (sessions, events) = app.engine.analytics_facts(from, to, None).await?;
     Ok(ok(analytics::breakdown(&sessions, &events, dimension, limit)))
 }
 
@@ -322,7 +325,7 @@ async fn funnel(
     use analytics::StepRule;
     use stint_core::event::kinds;
     let (from, to) = range(&app, &p)?;
-    let (sessions, events) = app.engine.analytics_facts(from, to).await?;
+    let (sessions, events) = app.engine.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
     let steps = [
         ("visit", StepRule::Visit),
         (

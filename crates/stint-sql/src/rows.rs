@@ -102,11 +102,14 @@ pub(crate) fn session(row: &impl RowExt) -> Result<Session> {
     })
 }
 
+fn metadata(row: &impl RowExt) -> Result<Option<Value>> {
+    row.opt_text("metadata")?
+        .map(|m| serde_json::from_str(&m).map_err(|e| corrupt("event metadata", e)))
+        .transpose()
+}
+
 pub(crate) fn event(row: &impl RowExt) -> Result<Event> {
-    let metadata = match row.opt_text("metadata")? {
-        Some(m) => Some(serde_json::from_str(&m).map_err(|e| corrupt("event metadata", e))?),
-        None => None,
-    };
+    let metadata = metadata(row)?;
     Ok(Event {
         id: uuid::Uuid::parse_str(&row.text("id")?).map_err(|e| corrupt("event id", e))?,
         session_id: row
@@ -180,10 +183,7 @@ pub(crate) fn session_facts(row: &impl RowExt) -> Result<SessionFacts> {
 }
 
 pub(crate) fn event_fact(row: &impl RowExt) -> Result<EventFact> {
-    let metadata = match row.opt_text("metadata")? {
-        Some(m) => Some(serde_json::from_str(&m).map_err(|e| corrupt("event metadata", e))?),
-        None => None,
-    };
+    let metadata = metadata(row)?;
     Ok(EventFact {
         session_id: row
             .text("session_id")?

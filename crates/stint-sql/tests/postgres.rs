@@ -7,7 +7,8 @@ use sqlx::Connection;
 use stint_core::ColdStore;
 use stint_sql::SqlStore;
 
-async fn fresh() -> Arc<dyn ColdStore> {
+/// A new, empty database on the test server; its URL.
+async fn new_database() -> String {
     let admin = std::env::var("STINT_TEST_POSTGRES_URL")
         .expect("STINT_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL");
     let name = format!("stint_test_{}", uuid::Uuid::new_v4().simple());
@@ -18,7 +19,11 @@ async fn fresh() -> Arc<dyn ColdStore> {
         .unwrap();
     conn.close().await.unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
-    Arc::new(SqlStore::connect(&format!("{base}/{name}")).await.unwrap())
+    format!("{base}/{name}")
+}
+
+async fn fresh() -> Arc<dyn ColdStore> {
+    Arc::new(SqlStore::connect(&new_database().await).await.unwrap())
 }
 
 stint_conformance::cold_store_suite!(fresh());
@@ -26,17 +31,7 @@ stint_conformance::cold_store_suite!(fresh());
 /// A migration that fails is rolled back whole and reported as such.
 #[tokio::test]
 async fn a_failed_migration_stops_and_changes_nothing() {
-    let admin = std::env::var("STINT_TEST_POSTGRES_URL")
-        .expect("STINT_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL");
-    let name = format!("stint_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
+    let url = new_database().await;
     // A table in the way of the first migration, half-way through it.
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query("CREATE TABLE events (unrelated INTEGER)")

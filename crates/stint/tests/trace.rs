@@ -443,6 +443,19 @@ async fn every_figure_matches_the_truth_of_a_generated_trace() {
         .map(|st| st["sessions"].as_u64().unwrap())
         .collect();
     assert_eq!(got, (1..=5).map(reached).collect::<Vec<_>>(), "the funnel");
+    for step in 2..=5 {
+        let (before, now) = (reached(step - 1), reached(step));
+        let want = if before == 0 {
+            0.0
+        } else {
+            round(1.0 - now as f64 / before as f64, 4)
+        };
+        assert_eq!(
+            funnel["data"][step - 1]["dropOff"].as_f64(),
+            Some(want),
+            "drop-off at step {step}"
+        );
+    }
     let (_, body) = json(s.plain().get(s.url("/healthz")).send().await.unwrap()).await;
     assert_eq!(body["status"], "ok");
 }

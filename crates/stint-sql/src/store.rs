@@ -53,6 +53,59 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// The snapshot upsert's conflict clause: the newest version wins, counters
+/// only grow, an ended session keeps no token. `$max` is the dialect's
+/// two-argument maximum.
+macro_rules! upsert_conflict {
+    ($max:literal) => {
+        concat!(
+            " ON CONFLICT (id) DO UPDATE SET \
+             token_hash = CASE WHEN sessions.ended_at IS NOT NULL THEN NULL \
+                               WHEN excluded.version >= sessions.version THEN COALESCE(excluded.token_hash, sessions.token_hash) \
+                               ELSE sessions.token_hash END, \
+             kind = CASE WHEN excluded.version >= sessions.version THEN excluded.kind ELSE sessions.kind END, \
+             customer_id = CASE WHEN excluded.version >= sessions.version THEN excluded.customer_id ELSE sessions.customer_id END, \
+             converted = ", $max, "(sessions.converted, excluded.converted), \
+             order_id = CASE WHEN excluded.version >= sessions.version THEN COALESCE(excluded.order_id, sessions.order_id) ELSE sessions.order_id END, \
+             data = CASE WHEN excluded.version >= sessions.version THEN excluded.data ELSE sessions.data END, \
+             page_views = ", $max, "(sessions.page_views, excluded.page_views), \
+             last_seen_at = ", $max, "(sessions.last_seen_at, excluded.last_seen_at), \
+             version = ", $max, "(sessions.version, excluded.version)"
+        )
+    };
+}
+
+/// Ends one session (`$1` when, `$2` why, `$3` the id); an earlier end stays.
+macro_rules! end_session {
+    ($max:literal) => {
+        concat!(
+            "UPDATE sessions SET ended_at = COALESCE(ended_at, $1), end_reason = COALESCE(end_reason, $2), \
+             token_hash = NULL, \
+             duration_secs = COALESCE(duration_secs, (",
+            $max,
+            "(last_seen_at, started_at) - started_at) / 1000) \
+             WHERE id = $3"
+        )
+    };
+}
+
+/// Ends every session expired at `$3` (`$1` idle timeout, `$2` lifetime, in
+/// ms) at the moment it expired.
+macro_rules! close_expired {
+    ($max:literal, $min:literal) => {
+        concat!(
+            "UPDATE sessions SET \
+             ended_at = ",
+            $min,
+            "(last_seen_at + $1, started_at + $2), end_reason = 'expired', token_hash = NULL, \
+             duration_secs = (",
+            $max,
+            "(last_seen_at, started_at) - started_at) / 1000 \
+             WHERE ended_at IS NULL AND (last_seen_at <= $3 - $1 OR started_at <= $3 - $2)"
+        )
+    };
+}
+
 /// The statements whose text differs between the backends.
 pub(crate) struct Dialect {
     /// The backend's name, for `/api/admin/stats`.
@@ -67,29 +120,12 @@ pub(crate) struct Dialect {
 
 pub(crate) const SQLITE: Dialect = Dialect {
     name: "sqlite",
-    upsert_conflict: " ON CONFLICT (id) DO UPDATE SET \
-         token_hash = CASE WHEN sessions.ended_at IS NOT NULL THEN NULL \
-                           WHEN excluded.version >= sessions.version THEN COALESCE(excluded.token_hash, sessions.token_hash) \
-                           ELSE sessions.token_hash END, \
-         kind = CASE WHEN excluded.version >= sessions.version THEN excluded.kind ELSE sessions.kind END, \
-         customer_id = CASE WHEN excluded.version >= sessions.version THEN excluded.customer_id ELSE sessions.customer_id END, \
-         converted = MAX(sessions.converted, excluded.converted), \
-         order_id = CASE WHEN excluded.version >= sessions.version THEN COALESCE(excluded.order_id, sessions.order_id) ELSE sessions.order_id END, \
-         data = CASE WHEN excluded.version >= sessions.version THEN excluded.data ELSE sessions.data END, \
-         page_views = MAX(sessions.page_views, excluded.page_views), \
-         last_seen_at = MAX(sessions.last_seen_at, excluded.last_seen_at), \
-         version = MAX(sessions.version, excluded.version)",
+    upsert_conflict: upsert_conflict!("MAX"),
     activity_head: "UPDATE sessions SET last_seen_at = MAX(sessions.last_seen_at, v.column2), \
          page_views = MAX(sessions.page_views, v.column3) FROM (",
     activity_tail: ") AS v WHERE sessions.id = v.column1",
-    end: "UPDATE sessions SET ended_at = COALESCE(ended_at, $1), end_reason = COALESCE(end_reason, $2), \
-         token_hash = NULL, \
-         duration_secs = COALESCE(duration_secs, (MAX(last_seen_at, started_at) - started_at) / 1000) \
-         WHERE id = $3",
-    close_expired: "UPDATE sessions SET \
-         ended_at = MIN(last_seen_at + $1, started_at + $2), end_reason = 'expired', token_hash = NULL, \
-         duration_secs = (MAX(last_seen_at, started_at) - started_at) / 1000 \
-         WHERE ended_at IS NULL AND (last_seen_at <= $3 - $1 OR started_at <= $3 - $2)",
+    end: end_session!("MAX"),
+    close_expired: close_expired!("MAX", "MIN"),
     sessions: concat!(
         "SELECT ",
         session_columns!(),
@@ -105,29 +141,12 @@ pub(crate) const SQLITE: Dialect = Dialect {
 
 pub(crate) const POSTGRES: Dialect = Dialect {
     name: "postgres",
-    upsert_conflict: " ON CONFLICT (id) DO UPDATE SET \
-         token_hash = CASE WHEN sessions.ended_at IS NOT NULL THEN NULL \
-                           WHEN excluded.version >= sessions.version THEN COALESCE(excluded.token_hash, sessions.token_hash) \
-                           ELSE sessions.token_hash END, \
-         kind = CASE WHEN excluded.version >= sessions.version THEN excluded.kind ELSE sessions.kind END, \
-         customer_id = CASE WHEN excluded.version >= sessions.version THEN excluded.customer_id ELSE sessions.customer_id END, \
-         converted = GREATEST(sessions.converted, excluded.converted), \
-         order_id = CASE WHEN excluded.version >= sessions.version THEN COALESCE(excluded.order_id, sessions.order_id) ELSE sessions.order_id END, \
-         data = CASE WHEN excluded.version >= sessions.version THEN excluded.data ELSE sessions.data END, \
-         page_views = GREATEST(sessions.page_views, excluded.page_views), \
-         last_seen_at = GREATEST(sessions.last_seen_at, excluded.last_seen_at), \
-         version = GREATEST(sessions.version, excluded.version)",
+    upsert_conflict: upsert_conflict!("GREATEST"),
     activity_head: "UPDATE sessions SET last_seen_at = GREATEST(sessions.last_seen_at, v.at), \
          page_views = GREATEST(sessions.page_views, v.page_views) FROM (",
     activity_tail: ") AS v (id, at, page_views) WHERE sessions.id = v.id",
-    end: "UPDATE sessions SET ended_at = COALESCE(ended_at, $1), end_reason = COALESCE(end_reason, $2), \
-         token_hash = NULL, \
-         duration_secs = COALESCE(duration_secs, (GREATEST(last_seen_at, started_at) - started_at) / 1000) \
-         WHERE id = $3",
-    close_expired: "UPDATE sessions SET \
-         ended_at = LEAST(last_seen_at + $1, started_at + $2), end_reason = 'expired', token_hash = NULL, \
-         duration_secs = (GREATEST(last_seen_at, started_at) - started_at) / 1000 \
-         WHERE ended_at IS NULL AND (last_seen_at <= $3 - $1 OR started_at <= $3 - $2)",
+    end: end_session!("GREATEST"),
+    close_expired: close_expired!("GREATEST", "LEAST"),
     sessions: concat!(
         "SELECT ",
         session_columns!(),

@@ -82,6 +82,75 @@ CONF
   echo "== PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 
+ensure_redis() {
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    apt_install redis-server
+  fi
+}
+
+# Starts one redis-server without persistence.
+# $1: a name for its directory, $2: its port; further arguments go to redis-server.
+redis_node() {
+  local name=$1 port=$2
+  shift 2
+  local dir="$STINT_SERVICES_DIR/redis-$name"
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" >/dev/null
+  local i
+  for i in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  redis-cli -p "$port" ping >/dev/null || {
+    cat "$dir/redis.log" >&2
+    return 1
+  }
+}
+
+# A single Redis server, and a Redis Cluster of three masters, on loopback.
+start_redis() {
+  ensure_redis
+  local port
+  port=$(free_port 36379)
+  redis_node single "$port"
+  export STINT_TEST_REDIS_URL="redis://127.0.0.1:$port"
+  # For the outage tests, which stop the server and start it again.
+  export STINT_TEST_REDIS_SERVER
+  STINT_TEST_REDIS_SERVER=$(command -v redis-server)
+  # Cluster nodes also listen on their port + 10000 (the cluster bus).
+  local nodes=() urls=() p=$((port + 100)) n
+  for n in 1 2 3; do
+    p=$(free_port "$p")
+    redis_node "cluster-$n" "$p" --cluster-enabled yes --cluster-config-file "nodes-$n.conf" \
+      --cluster-node-timeout 2000
+    nodes+=("127.0.0.1:$p")
+    urls+=("redis://127.0.0.1:$p")
+    p=$((p + 1))
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$STINT_SERVICES_DIR/cluster.log" 2>&1 || {
+    cat "$STINT_SERVICES_DIR/cluster.log" >&2
+    return 1
+  }
+  # Wait until every node agrees the cluster is up.
+  local i state
+  for i in $(seq 1 100); do
+    state=ok
+    for n in "${nodes[@]}"; do
+      redis-cli -h "${n%:*}" -p "${n#*:}" cluster info | grep -q 'cluster_state:ok' || state=wait
+    done
+    [ "$state" = ok ] && break
+    sleep 0.1
+  done
+  [ "$state" = ok ] || {
+    echo "error: the Redis Cluster did not come up" >&2
+    return 1
+  }
+  export STINT_TEST_REDIS_CLUSTER
+  STINT_TEST_REDIS_CLUSTER=$(IFS=,; echo "${urls[*]}")
+  echo "== $(redis-server --version | awk '{print $1, $2, $3}') on 127.0.0.1:$port; a cluster on ${nodes[*]}"
+}
+
 # Chromium and playwright-core, for the dashboard's browser test.
 ensure_browser() {
   if [ ! -x /usr/bin/chromium ]; then
@@ -95,6 +164,10 @@ ensure_browser() {
 }
 
 stop_services() {
+  local pidfile
+  for pidfile in "$STINT_SERVICES_DIR"/redis-*/redis.pid; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
   if [ -n "${STINT_PG_DATA:-}" ]; then
     as_postgres "$STINT_PG_BIN/pg_ctl" -D "$STINT_PG_DATA" -m immediate stop >/dev/null 2>&1 || true
   fi

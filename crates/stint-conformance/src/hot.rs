@@ -5,7 +5,9 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use stint_core::store::{DataOp, HotStore, Lookup, Touch, Update};
-use stint_core::{Attributes, Error, Policy, Session, SessionKind, Timestamp, Token, TokenHash, VisitorId};
+use stint_core::{
+    Attributes, Error, Policy, Session, SessionId, SessionKind, Timestamp, Token, TokenHash, VisitorId,
+};
 
 const T0: Timestamp = Timestamp(1_795_000_000_000);
 
@@ -26,11 +28,23 @@ fn touch(at: Timestamp, page_view: bool) -> Touch {
     }
 }
 
-async fn new_session(store: &Arc<dyn HotStore>, at: Timestamp) -> (Session, TokenHash) {
-    let s = Session::new(VisitorId::new(), Attributes::default(), at);
+/// A session of `visitor` and a token of it, in one shard, as the engine makes them.
+fn session_of(visitor: VisitorId, at: Timestamp) -> (Session, TokenHash) {
     let t = Token::generate().hash();
+    let mut s = Session::new(visitor, Attributes::default(), at);
+    s.id = SessionId::for_token(&t);
+    (s, t)
+}
+
+async fn new_session(store: &Arc<dyn HotStore>, at: Timestamp) -> (Session, TokenHash) {
+    let (s, t) = session_of(VisitorId::new(), at);
     store.insert(&s, &t, &policy()).await.unwrap();
     (s, t)
+}
+
+/// A new token for the session `s`, as a login draws it.
+fn next_token(s: &Session) -> TokenHash {
+    Token::generate_for(&s.id).hash()
 }
 
 fn current(l: Lookup) -> Session {
@@ -96,7 +110,7 @@ pub async fn the_absolute_lifetime_is_enforced(store: Arc<dyn HotStore>) {
 /// anonymous during the grace window, then nothing.
 pub async fn login_rotates_the_token_with_a_grace_window(store: Arc<dyn HotStore>) {
     let (s, old) = new_session(&store, T0).await;
-    let new = Token::generate().hash();
+    let new = next_token(&s);
     let update = Update {
         customer_id: Some("c-1".into()),
         new_token: Some((new, T0.plus_secs(10))),
@@ -217,7 +231,7 @@ pub async fn a_refused_modify_changes_nothing(store: Arc<dyn HotStore>) {
 /// After removal no token works, the id finds nothing, updates do nothing.
 pub async fn removal_ends_every_token(store: Arc<dyn HotStore>) {
     let (s, old) = new_session(&store, T0).await;
-    let new = Token::generate().hash();
+    let new = next_token(&s);
     let login = Update {
         customer_id: Some("c-9".into()),
         new_token: Some((new, T0.plus_secs(10))),
@@ -245,7 +259,7 @@ pub async fn customer_sessions_are_indexed(store: Arc<dyn HotStore>) {
         let (s, _) = new_session(&store, T0).await;
         let login = Update {
             customer_id: Some(customer.into()),
-            new_token: Some((Token::generate().hash(), T0.plus_secs(10))),
+            new_token: Some((next_token(&s), T0.plus_secs(10))),
             ..Update::default()
         };
         store.update(&s.id, &login).await.unwrap().unwrap();
@@ -273,8 +287,7 @@ pub async fn realtime_counts_recent_activity(store: Arc<dyn HotStore>) {
     let (_, old) = new_session(&store, T0).await;
     let (a, ta) = new_session(&store, T0).await;
     let visitor = a.visitor_id;
-    let b = Session::new(visitor, Attributes::default(), T0);
-    let tb = Token::generate().hash();
+    let (b, tb) = session_of(visitor, T0);
     store.insert(&b, &tb, &policy()).await.unwrap();
     let login = Update {
         customer_id: Some("c".into()),
@@ -299,7 +312,7 @@ pub async fn realtime_counts_recent_activity(store: Arc<dyn HotStore>) {
 pub async fn insert_replaces_a_session_of_the_same_id(store: Arc<dyn HotStore>) {
     let (mut s, old) = new_session(&store, T0).await;
     s.page_views = 7;
-    let t = Token::generate().hash();
+    let t = next_token(&s);
     store.insert(&s, &t, &policy()).await.unwrap();
     assert_eq!(store.count().await.unwrap(), 1);
     let x = current(store.resume(&t, &touch(T0, true)).await.unwrap());

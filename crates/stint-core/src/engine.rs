@@ -139,7 +139,9 @@ impl Engine {
             // revocation): the read must come after it.
             i.sink.flush().await?;
             match i.cold.session_by_token(&hash).await? {
-                Some(s) if s.is_live(&i.policy, touch.now) => {
+                // A session and its tokens share a shard (see `TokenHash::shard`);
+                // the engine issues no other kind, so a mismatch is not worth keeping.
+                Some(s) if s.is_live(&i.policy, touch.now) && s.id.shard() == hash.shard() => {
                     i.hot.insert(&s, &hash, &i.policy).await?;
                     lookup = i.hot.resume(&hash, &touch).await?;
                 }
@@ -173,9 +175,10 @@ impl Engine {
         hit: Hit<'_>,
     ) -> Result<(Session, Token)> {
         let i = &*self.inner;
-        let session = self.ephemeral(visitor_id, attributes, hit.page.is_some());
         let token = Token::generate();
         let hash = token.hash();
+        let mut session = self.ephemeral(visitor_id, attributes, hit.page.is_some());
+        session.id = SessionId::for_token(&hash);
         i.hot.insert(&session, &hash, &i.policy).await?;
         let at = session.started_at;
         i.sink
@@ -215,7 +218,7 @@ impl Engine {
     /// creation limit that signs in or orders is worth keeping.
     pub async fn adopt(&self, session: &Session) -> Result<Token> {
         let i = &*self.inner;
-        let token = Token::generate();
+        let token = Token::generate_for(&session.id);
         i.hot.insert(session, &token.hash(), &i.policy).await?;
         i.sink
             .send(Record::Snapshot {
@@ -239,7 +242,7 @@ impl Engine {
     pub async fn login(&self, id: &SessionId, customer_id: &str) -> Result<(Session, Token)> {
         let i = &*self.inner;
         let now = i.clock.now();
-        let token = Token::generate();
+        let token = Token::generate_for(id);
         let update = Update {
             customer_id: Some(customer_id.to_owned()),
             new_token: Some((token.hash(), now.plus_secs(i.policy.rotation_grace_secs))),

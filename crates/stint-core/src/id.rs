@@ -68,6 +68,21 @@ uuid_id!(
     Uuid::new_v4()
 );
 
+impl SessionId {
+    /// A fresh id in the shard of `token` (see [`crate::TokenHash::shard`]):
+    /// a version 7 UUID whose last random byte is the shard.
+    pub fn for_token(token: &crate::TokenHash) -> Self {
+        let mut bytes = *Uuid::now_v7().as_bytes();
+        bytes[15] = token.shard();
+        Self(Uuid::from_bytes(bytes))
+    }
+
+    /// The shard of the session: the last byte of its id.
+    pub fn shard(&self) -> u8 {
+        self.0.as_bytes()[15]
+    }
+}
+
 /// A string was not a valid id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid id: expected a UUID such as 0190f1d2-5b7e-7c3a-9d1e-2a3b4c5d6e7f")]

@@ -79,6 +79,25 @@ impl Update {
     }
 }
 
+/// Applies data changes to a session, in order. The data is copied only if
+/// there is a change (it is shared with the stored session until then).
+pub fn apply_data(session: &mut Session, ops: &[DataOp]) {
+    if ops.is_empty() {
+        return;
+    }
+    let data = std::sync::Arc::make_mut(&mut session.data);
+    for op in ops {
+        match op {
+            DataOp::Set(k, v) => {
+                data.insert(k.clone(), v.clone());
+            }
+            DataOp::Remove(k) => {
+                data.remove(k);
+            }
+        }
+    }
+}
+
 /// A read-modify-write of one data key, run by the store against the newest
 /// value, atomically (a store may run it more than once, so it must be pure).
 /// It gets the current value (if any) and returns the new one, or a refusal.
@@ -97,6 +116,11 @@ pub struct Realtime {
 }
 
 /// The store of live sessions.
+///
+/// A session and every token of it lie in one shard: [`SessionId::shard`]
+/// equals [`TokenHash::shard`] for every token the engine hands a store. A
+/// store spread over several nodes (a Redis Cluster) keeps a shard on one node,
+/// so that each call below is one step on one node.
 #[async_trait]
 pub trait HotStore: Send + Sync + 'static {
     /// Stores a session under the hash of its token. Replaces a session of the

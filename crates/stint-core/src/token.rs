@@ -50,6 +50,19 @@ impl Token {
     pub fn hash(&self) -> TokenHash {
         TokenHash(Sha256::digest(self.0).into())
     }
+
+    /// A fresh token whose hash lies in the shard of session `id`, so that a
+    /// store spread over shards keeps the session and all its tokens together
+    /// (see [`TokenHash::shard`]). Draws tokens until one fits: 256 draws on
+    /// average, done only at login and when a session is stored late.
+    pub fn generate_for(id: &crate::SessionId) -> Self {
+        loop {
+            let token = Self::generate();
+            if token.hash().shard() == id.shard() {
+                return token;
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Token {
@@ -63,6 +76,13 @@ impl fmt::Debug for Token {
 pub struct TokenHash(pub [u8; 32]);
 
 impl TokenHash {
+    /// The shard of the token: its hash's first byte. A session's id and all
+    /// its tokens share one shard ([`crate::SessionId::shard`]), which lets a
+    /// Redis Cluster keep them in one slot and answer a request in one step.
+    pub fn shard(&self) -> u8 {
+        self.0[0]
+    }
+
     /// The raw digest.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -129,6 +149,18 @@ mod tests {
         let h = Token::generate().hash();
         assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
         assert_eq!(TokenHash::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn tokens_can_be_drawn_in_a_sessions_shard() {
+        for _ in 0..20 {
+            let t = Token::generate();
+            let id = crate::SessionId::for_token(&t.hash());
+            assert_eq!(id.shard(), t.hash().shard());
+            let next = Token::generate_for(&id);
+            assert_eq!(next.hash().shard(), id.shard());
+            assert_ne!(next, t);
+        }
     }
 
     #[test]

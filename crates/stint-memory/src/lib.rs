@@ -44,7 +44,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dashmap::DashMap;
 use parking_lot::Mutex;
-use stint_core::store::{DataOp, HotStore, Lookup, Modify, Realtime, Touch, Update};
+use stint_core::store::{HotStore, Lookup, Modify, Realtime, Touch, Update};
 use stint_core::{Clock, Error, Policy, Result, Session, SessionId, SessionKind, Timestamp, TokenHash};
 
 /// The in-process hot store.
@@ -141,23 +141,6 @@ impl MemoryStore {
             ids.remove(id);
         }
         self.customers.remove_if(customer, |_, ids| ids.is_empty());
-    }
-}
-
-fn apply_data(session: &mut Session, ops: &[DataOp]) {
-    if ops.is_empty() {
-        return;
-    }
-    let data = Arc::make_mut(&mut session.data);
-    for op in ops {
-        match op {
-            DataOp::Set(k, v) => {
-                data.insert(k.clone(), v.clone());
-            }
-            DataOp::Remove(k) => {
-                data.remove(k);
-            }
-        }
     }
 }
 
@@ -268,7 +251,7 @@ impl HotStore for MemoryStore {
                 },
             );
         }
-        apply_data(&mut e.session, &update.data);
+        stint_core::store::apply_data(&mut e.session, &update.data);
         e.session.version += 1;
         Ok(Some(e.session.clone()))
     }

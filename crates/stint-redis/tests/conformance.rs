@@ -1,0 +1,180 @@
+//! The hot-store conformance suite on a real Redis server and on a real
+//! three-master Redis Cluster, both started by `scripts/test`
+//! (`STINT_TEST_REDIS_URL`, `STINT_TEST_REDIS_CLUSTER`). Each case gets its own
+//! key prefix, so cases share the servers without seeing each other.
+
+use std::sync::Arc;
+
+use stint_core::store::{Lookup, Touch};
+use stint_core::{Attributes, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, VisitorId};
+use stint_redis::{RedisOptions, RedisStore};
+
+fn url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run scripts/test, which starts Redis"))
+}
+
+fn options() -> RedisOptions {
+    let mut o = RedisOptions::new(Policy::default());
+    o.prefix = format!("t{}:", uuid::Uuid::new_v4().simple());
+    o
+}
+
+fn open(var: &str) -> Arc<RedisStore> {
+    Arc::new(RedisStore::open(&url(var), options()).unwrap())
+}
+
+async fn single() -> Arc<dyn HotStore> {
+    open("STINT_TEST_REDIS_URL")
+}
+
+async fn cluster() -> Arc<dyn HotStore> {
+    let store = open("STINT_TEST_REDIS_CLUSTER");
+    assert!(store.is_cluster());
+    store
+}
+
+mod single_server {
+    stint_conformance::hot_store_suite!(super::single());
+}
+
+mod cluster {
+    stint_conformance::hot_store_suite!(super::cluster());
+}
+
+fn new_session() -> (Session, stint_core::TokenHash) {
+    let t = Token::generate().hash();
+    let mut s = Session::new(
+        VisitorId::new(),
+        Attributes::default(),
+        Timestamp(1_795_000_000_000),
+    );
+    s.id = SessionId::for_token(&t);
+    (s, t)
+}
+
+/// The hot path is one command to Redis, on a server and on a cluster alike.
+#[tokio::test]
+async fn a_resume_is_one_round_trip() {
+    for var in ["STINT_TEST_REDIS_URL", "STINT_TEST_REDIS_CLUSTER"] {
+        let store = open(var);
+        let (s, t) = new_session();
+        store.insert(&s, &t, &Policy::default()).await.unwrap();
+        // The first call may load the script (EVALSHA, NOSCRIPT, EVAL).
+        let touch = Touch {
+            now: s.started_at.plus_secs(1),
+            page_view: true,
+            policy: Policy::default(),
+        };
+        store.resume(&t, &touch).await.unwrap();
+        let before = store.round_trips();
+        for _ in 0..10 {
+            assert!(matches!(
+                store.resume(&t, &touch).await.unwrap(),
+                Lookup::Current(_)
+            ));
+        }
+        assert_eq!(store.round_trips() - before, 10, "{var}");
+    }
+}
+
+/// Redis holds the token's hash, never the token.
+#[tokio::test]
+async fn no_key_or_value_holds_a_token() {
+    let o = options();
+    let prefix = o.prefix.clone();
+    let store = RedisStore::open(&url("STINT_TEST_REDIS_URL"), o).unwrap();
+    let token = Token::generate();
+    let mut s = Session::new(
+        VisitorId::new(),
+        Attributes::default(),
+        Timestamp(1_795_000_000_000),
+    );
+    s.id = SessionId::for_token(&token.hash());
+    store.insert(&s, &token.hash(), &Policy::default()).await.unwrap();
+    let client = redis::Client::open(url("STINT_TEST_REDIS_URL")).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 3, "session, token and activity keys");
+    let raw = token.encode();
+    for key in keys {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(&key).query_async(&mut conn).await.unwrap();
+        for hay in [&key, &dump] {
+            assert!(
+                !hay.windows(32).any(|w| w == token_bytes(&token)),
+                "raw token stored"
+            );
+            assert!(
+                !hay.windows(raw.len()).any(|w| w == raw.as_bytes()),
+                "token text stored"
+            );
+        }
+    }
+}
+
+fn token_bytes(t: &Token) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t.encode())
+        .unwrap()
+}
+
+/// After `SCRIPT FLUSH` (a restart, a failover) the scripts are sent again.
+#[tokio::test]
+async fn scripts_are_reloaded_after_noscript() {
+    let store = open("STINT_TEST_REDIS_URL");
+    let (s, t) = new_session();
+    store.insert(&s, &t, &Policy::default()).await.unwrap();
+    let client = redis::Client::open(url("STINT_TEST_REDIS_URL")).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let touch = Touch {
+        now: s.started_at,
+        page_view: true,
+        policy: Policy::default(),
+    };
+    for n in 1..=3 {
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        match store.resume(&t, &touch).await.unwrap() {
+            Lookup::Current(x) => assert_eq!(x.page_views, n),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// An unreachable Redis is an `Unavailable` error within the timeout, never a hang.
+#[tokio::test]
+async fn an_unreachable_redis_fails_fast() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    for urls in [
+        format!("redis://127.0.0.1:{port}"),
+        format!("redis://127.0.0.1:{port},redis://127.0.0.1:{}", port + 1),
+    ] {
+        let store = RedisStore::open(&urls, options()).unwrap();
+        let started = std::time::Instant::now();
+        let err = store.ping().await.unwrap_err();
+        assert!(matches!(err, Error::Unavailable { store: "hot", .. }), "{err:?}");
+        let (s, t) = new_session();
+        let err = store.insert(&s, &t, &Policy::default()).await.unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{urls}");
+    }
+}
+
+/// A malformed URL or prefix is refused when the store is made.
+#[test]
+fn bad_configuration_is_refused() {
+    assert!(RedisStore::open("http://x", RedisOptions::new(Policy::default())).is_err());
+    assert!(RedisStore::open("", RedisOptions::new(Policy::default())).is_err());
+    let mut o = RedisOptions::new(Policy::default());
+    o.prefix = "a{b}".into();
+    assert!(RedisStore::open("redis://127.0.0.1", o).is_err());
+}

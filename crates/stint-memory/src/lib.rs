@@ -114,6 +114,20 @@ impl MemoryStore {
         })
     }
 
+    /// Takes every session out of the store, with its current token: how a
+    /// local tier hands what it served during an outage back to the shared store.
+    pub fn drain(&self) -> Vec<(Session, TokenHash)> {
+        let ids: Vec<SessionId> = self.sessions.iter().map(|e| *e.key()).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let token = self.entry(&id).map(|e| e.lock().token);
+            if let (Some(session), Some(token)) = (self.drop_session(&id), token) {
+                out.push((session, token));
+            }
+        }
+        out
+    }
+
     fn entry(&self, id: &SessionId) -> Option<Arc<Mutex<Entry>>> {
         self.sessions.get(id).map(|e| Arc::clone(e.value()))
     }
@@ -340,5 +354,24 @@ mod tests {
         assert_eq!(store.purge_expired(now.plus_secs(1800)), 10);
         assert_eq!(store.sessions.len(), 0);
         assert_eq!(store.tokens.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn drain_hands_over_every_session_with_its_token() {
+        let store = MemoryStore::new();
+        let policy = Policy::default();
+        let mut inserted = Vec::new();
+        for _ in 0..5 {
+            let s = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+            let t = Token::generate().hash();
+            store.insert(&s, &t, &policy).await.unwrap();
+            inserted.push((s, t));
+        }
+        let mut drained = store.drain();
+        drained.sort_by_key(|(s, _)| s.id);
+        inserted.sort_by_key(|(s, _)| s.id);
+        assert_eq!(drained, inserted);
+        assert_eq!(store.count().await.unwrap(), 0);
+        assert!(store.tokens.is_empty());
     }
 }

@@ -34,6 +34,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// The Prometheus exporter.
     pub metrics: PrometheusHandle,
+    /// Redis and the local tier, when `REDIS_URL` is set.
+    pub tier: Option<Arc<crate::tier::Tiered>>,
 }
 
 /// The whole service.

@@ -67,9 +67,20 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
-    /// The shared hot store (Redis).
+    /// The shared hot store: `redis://…`, or a comma-separated list of the
+    /// nodes of a Redis Cluster (default: the in-process tier).
     #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+
+    /// Put in front of every Redis key (so that services can share a Redis).
+    #[arg(
+        long,
+        env = "STINT_REDIS_PREFIX",
+        value_name = "STINT_REDIS_PREFIX",
+        default_value = "stint:",
+        global = true
+    )]
+    pub redis_prefix: String,
 
     /// Bearer token of the admin API and the dashboard.
     #[arg(
@@ -158,16 +169,17 @@ impl Settings {
                 self.session_ttl
             );
         }
-        if let Some(url) = &self.redis_url {
-            if !url
-                .split(',')
-                .all(|u| u.trim().starts_with("redis://") || u.trim().starts_with("rediss://"))
-            {
-                bail!("REDIS_URL must be a redis:// URL or a comma-separated list of them");
-            }
-            bail!(
-                "REDIS_URL: this build of stint has no Redis hot store yet; unset REDIS_URL to use the in-process store"
-            );
+        if let Some(url) = &self.redis_url
+            && (url.trim().is_empty()
+                || !url.split(',').all(|u| {
+                    let u = u.trim();
+                    u.starts_with("redis://") && u.len() > "redis://".len()
+                }))
+        {
+            bail!("REDIS_URL must be a redis:// URL or a comma-separated list of them");
+        }
+        if self.redis_prefix.contains(['{', '}']) {
+            bail!("STINT_REDIS_PREFIX must not contain {{ or }}");
         }
         if let Some(url) = &self.database_url
             && !["sqlite:", "postgres://", "postgresql://"]
@@ -190,6 +202,18 @@ impl Settings {
             CookieKeys::from_env_value(s).map_err(|e| anyhow::anyhow!("COOKIE_SECRET: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The Redis store named by `REDIS_URL`, if any.
+    pub fn redis(&self) -> Result<Option<stint_redis::RedisStore>> {
+        let Some(url) = &self.redis_url else {
+            return Ok(None);
+        };
+        let mut options = stint_redis::RedisOptions::new(self.policy());
+        options.prefix = self.redis_prefix.clone();
+        stint_redis::RedisStore::open(url, options)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))
     }
 
     /// The durable store's URL.

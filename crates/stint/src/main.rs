@@ -11,6 +11,7 @@ mod jobs;
 mod passwords;
 mod privacy;
 mod routes;
+mod tier;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use crate::app::AppState;
 use crate::config::{Mode, ServeArgs, Settings};
 use crate::jobs::Jobs;
+use crate::tier::Tiered;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -159,7 +161,7 @@ async fn rollup(settings: &Settings, from: Option<&str>, to: Option<&str>) -> Re
     let store = Arc::new(open_store(settings).await?);
     let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
     let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
+        offline_hot(settings)?,
         store.clone(),
         Arc::new(writer),
         Arc::new(SystemClock),
@@ -179,7 +181,7 @@ async fn offline(settings: &Settings, who: &PersonArgs, erase: bool) -> Result<(
     let store = Arc::new(open_store(settings).await?);
     let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
     let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
+        offline_hot(settings)?,
         store.clone(),
         Arc::new(writer),
         Arc::new(SystemClock),
@@ -197,6 +199,16 @@ async fn offline(settings: &Settings, who: &PersonArgs, erase: bool) -> Result<(
     store.close().await;
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// The hot store of a command run beside the service: Redis when configured
+/// (so that an erasure ends live sessions everywhere), else an empty
+/// in-process one (the service, which holds the real one, is stopped).
+fn offline_hot(settings: &Settings) -> Result<Arc<dyn stint_core::HotStore>> {
+    Ok(match settings.redis()? {
+        Some(redis) => Arc::new(redis),
+        None => Arc::new(MemoryStore::new()),
+    })
 }
 
 /// The demo customer of the contract exists from the start.
@@ -242,17 +254,36 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
     // Build the user-agent rules now rather than on the first request.
     let _ = stint_core::context::AgentParser::shared();
 
-    let hot = Arc::new(MemoryStore::new());
+    let (hot, local, tier): (Arc<dyn stint_core::HotStore>, _, _) = match settings.redis()? {
+        Some(redis) => {
+            let tier = Arc::new(Tiered::new(
+                Arc::new(redis),
+                store.clone(),
+                settings.policy(),
+                settings.mode == Mode::Production,
+                Duration::from_secs(1),
+            ));
+            (tier.clone(), tier.local().clone(), Some(tier))
+        }
+        None => {
+            let memory = Arc::new(MemoryStore::new());
+            (memory.clone(), memory, None)
+        }
+    };
     let (writer, writer_task) = Writer::spawn(store.clone(), WriterConfig::default());
     let engine = Engine::new(
-        hot.clone(),
+        hot,
         store.clone(),
         Arc::new(writer.clone()),
         clock.clone(),
         settings.policy(),
     );
 
-    let sweeper = hot.spawn_sweeper(Duration::from_secs(30), clock.clone());
+    let sweeper = local.spawn_sweeper(Duration::from_secs(30), clock.clone());
+    // Idle services notice Redis coming back too.
+    let prober = tier
+        .clone()
+        .map(|tier| tokio::spawn(async move { tier.keep_probing().await }));
     let jobs = settings.enable_cron.then(|| {
         Jobs::start(
             engine.clone(),
@@ -275,6 +306,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         writer: writer.clone(),
         admin_token: admin_token.into(),
         metrics,
+        tier,
     };
     let app = app::router(state, session);
     let listener = TcpListener::bind(args.listen)
@@ -289,6 +321,9 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
 
     tracing::info!("shutting down: flushing the event writer");
     sweeper.abort();
+    if let Some(prober) = prober {
+        prober.abort();
+    }
     if let Some(jobs) = jobs {
         jobs.stop().await;
     }

@@ -68,7 +68,7 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         tokio::time::timeout(limit, app.engine.hot().ping()).await,
         Ok(Ok(()))
     ) {
-        failing.push("memory");
+        failing.push(if app.tier.is_some() { "redis" } else { "memory" });
     }
     if !matches!(
         tokio::time::timeout(limit, app.engine.cold().ping()).await,
@@ -90,6 +90,10 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("stint_writer_queue_depth").set(app.writer.queued() as f64);
     if let Ok(n) = app.engine.hot().count().await {
         metrics::gauge!("stint_hot_sessions").set(n as f64);
+    }
+    if let Some(tier) = &app.tier {
+        metrics::gauge!("stint_hot_degraded").set(if tier.is_degraded() { 1.0 } else { 0.0 });
+        metrics::counter!("stint_redis_commands_total").absolute(tier.shared().round_trips());
     }
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -57,6 +57,9 @@ impl Server {
         if let Some(url) = postgres_database(dir) {
             cmd.env("DATABASE_URL", url);
         }
+        if let Some((url, prefix)) = redis_for(dir) {
+            cmd.env("REDIS_URL", url).env("STINT_REDIS_PREFIX", prefix);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -168,6 +171,98 @@ impl Drop for Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// With `STINT_TEST_HOT=redis` (or `redis-cluster`): the Redis server (or
+/// cluster) the test command started, and a key prefix of this data
+/// directory's own, kept for restarts.
+fn redis_for(dir: &Path) -> Option<(String, String)> {
+    let var = match std::env::var("STINT_TEST_HOT").ok()?.as_str() {
+        "redis" => "STINT_TEST_REDIS_URL",
+        "redis-cluster" => "STINT_TEST_REDIS_CLUSTER",
+        "memory" => return None,
+        other => panic!("STINT_TEST_HOT={other}: expected memory, redis or redis-cluster"),
+    };
+    let url = std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run scripts/test, which starts Redis"));
+    Some((url, redis_prefix(dir)))
+}
+
+/// The Redis key prefix of the data directory `dir` (made on first use).
+pub fn redis_prefix(dir: &Path) -> String {
+    let marker = dir.join("redis-prefix");
+    if let Ok(p) = std::fs::read_to_string(&marker) {
+        return p;
+    }
+    let p = format!("e2e{}:", uuid::Uuid::new_v4().simple());
+    std::fs::write(&marker, &p).unwrap();
+    p
+}
+
+/// A redis-server of a test's own (to stop and start), on a free port, without persistence.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = RedisServer { port, child: None };
+        r.restart();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it again on the same port (empty: it keeps nothing on disk).
+    pub fn restart(&mut self) {
+        let bin = std::env::var("STINT_TEST_REDIS_SERVER")
+            .expect("STINT_TEST_REDIS_SERVER is not set: run scripts/test, which installs Redis");
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not listen on {}", self.port);
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

@@ -1,0 +1,248 @@
+//! The hot store of a service configured with Redis: Redis while it answers,
+//! and the local tier (in-process, read through from the durable store by
+//! the engine) while it does not.
+//!
+//! - The first call that finds Redis unavailable turns the service
+//!   *degraded*: that call, and every call after it, is served locally, so no
+//!   request fails. `/readyz` answers 503 naming `redis`, and the gauge
+//!   `stint_hot_degraded` is 1.
+//! - While degraded, one background task probes Redis once per
+//!   `probe_every` (no reconnect storm; requests never wait on a probe). When
+//!   it answers again, the task closes a gate that lets the calls on the local
+//!   tier finish and holds new ones, removes from Redis the sessions removed
+//!   locally, writes back the sessions served locally (they are newer), and
+//!   opens the gate on Redis. No local change is lost in the hand-over.
+//! - In production the local tier works only while the durable store
+//!   answers: Stint never keeps sessions in memory alone there. With both
+//!   stores down, calls fail and the session layer serves requests without a
+//!   session.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
+use stint_core::{ColdStore, Error, HotStore, Policy, Result, Session, SessionId, Timestamp, TokenHash};
+use stint_memory::MemoryStore;
+use stint_redis::RedisStore;
+
+/// Redis first, the local tier while Redis is down.
+pub struct Tiered {
+    shared: Arc<RedisStore>,
+    local: Arc<MemoryStore>,
+    cold: Arc<dyn ColdStore>,
+    policy: Policy,
+    /// Production: no serving from memory alone.
+    strict: bool,
+    probe_every: Duration,
+    degraded: AtomicBool,
+    /// Whether the durable store answered the last probe (for `strict`).
+    cold_ok: AtomicBool,
+    /// Held (shared) by every call on the local tier, and (exclusive) by the
+    /// hand-over to Redis.
+    gate: tokio::sync::RwLock<()>,
+    /// Sessions removed while degraded, to remove from Redis when it is back.
+    removed: parking_lot::Mutex<HashSet<SessionId>>,
+}
+
+impl std::fmt::Debug for Tiered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tiered")
+            .field("degraded", &self.is_degraded())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs a call on Redis; if Redis is unavailable, or already known to be,
+/// on the local tier, inside the gate. The second form gives the local call
+/// apart.
+macro_rules! tiered {
+    ($self:ident, $store:ident => $call:expr) => {
+        tiered!($self, $store => $call, local => {
+            let $store = &*$self.local;
+            $call
+        })
+    };
+    ($self:ident, $store:ident => $call:expr, local => $local:expr) => {
+        loop {
+            if !$self.is_degraded() {
+                let $store = &*$self.shared;
+                match $call.await {
+                    Err(Error::Unavailable { message, .. }) => $self.degrade(&message),
+                    other => break other,
+                }
+            }
+            let _gate = $self.gate.read().await;
+            if !$self.is_degraded() {
+                // Redis came back while this call waited at the gate.
+                continue;
+            }
+            $self.usable_local()?;
+            break $local.await;
+        }
+    };
+}
+
+impl Tiered {
+    /// Redis (`shared`) in front of the local tier; `strict` in production.
+    pub fn new(
+        shared: Arc<RedisStore>,
+        cold: Arc<dyn ColdStore>,
+        policy: Policy,
+        strict: bool,
+        probe_every: Duration,
+    ) -> Self {
+        Self {
+            shared,
+            local: Arc::new(MemoryStore::new()),
+            cold,
+            policy,
+            strict,
+            probe_every,
+            degraded: AtomicBool::new(false),
+            cold_ok: AtomicBool::new(true),
+            gate: tokio::sync::RwLock::new(()),
+            removed: parking_lot::Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Whether the service is running on its local tier (Redis is down).
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// The Redis store behind.
+    pub fn shared(&self) -> &Arc<RedisStore> {
+        &self.shared
+    }
+
+    /// The local tier (its sweeper is the caller's to run).
+    pub fn local(&self) -> &Arc<MemoryStore> {
+        &self.local
+    }
+
+    fn degrade(&self, why: &str) {
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                error = why,
+                "Redis is unavailable: serving from the local tier and the durable store"
+            );
+            metrics::counter!("stint_hot_fallbacks_total").increment(1);
+            metrics::gauge!("stint_hot_degraded").set(1.0);
+        }
+    }
+
+    fn usable_local(&self) -> Result<()> {
+        if self.strict && !self.cold_ok.load(Ordering::Relaxed) {
+            return Err(Error::hot(
+                "Redis and the durable store are both unavailable; production never keeps sessions in memory alone",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Probes Redis every `probe_every` while degraded and returns to it
+    /// when it answers. Runs until aborted.
+    pub async fn keep_probing(&self) {
+        let mut tick = tokio::time::interval(self.probe_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.is_degraded() {
+                self.probe().await;
+            }
+        }
+    }
+
+    /// One probe; true if the service is back on Redis.
+    pub async fn probe(&self) -> bool {
+        if self.strict {
+            self.cold_ok
+                .store(self.cold.ping().await.is_ok(), Ordering::Relaxed);
+        }
+        if self.shared.ping().await.is_err() {
+            return false;
+        }
+        let _closed = self.gate.write().await;
+        let removed: Vec<SessionId> = self.removed.lock().iter().copied().collect();
+        for id in &removed {
+            if self.shared.remove(id).await.is_err() {
+                return false;
+            }
+            self.removed.lock().remove(id);
+        }
+        let sessions = self.local.drain();
+        let n = sessions.len();
+        for (i, (session, token)) in sessions.iter().enumerate() {
+            if self.shared.insert(session, token, &self.policy).await.is_err() {
+                // Redis failed again: what was not handed over stays local.
+                for (session, token) in &sessions[i..] {
+                    let _ = self.local.insert(session, token, &self.policy).await;
+                }
+                return false;
+            }
+        }
+        self.degraded.store(false, Ordering::Relaxed);
+        metrics::gauge!("stint_hot_degraded").set(0.0);
+        tracing::info!(
+            sessions = n,
+            "Redis is back: sessions handed over, serving from it again"
+        );
+        true
+    }
+
+    /// A removal while degraded: the session may also be in Redis, where
+    /// its token would work again once Redis is back.
+    async fn remove_locally(&self, id: &SessionId) -> Result<Option<Session>> {
+        self.removed.lock().insert(*id);
+        self.local.remove(id).await
+    }
+}
+
+#[async_trait]
+impl HotStore for Tiered {
+    async fn insert(&self, session: &Session, token: &TokenHash, policy: &Policy) -> Result<()> {
+        tiered!(self, s => s.insert(session, token, policy))
+    }
+
+    async fn resume(&self, token: &TokenHash, touch: &Touch) -> Result<Lookup> {
+        tiered!(self, s => s.resume(token, touch))
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+        tiered!(self, s => s.get(id))
+    }
+
+    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
+        tiered!(self, s => s.update(id, update))
+    }
+
+    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
+        tiered!(self, s => s.modify(id, key, f))
+    }
+
+    async fn remove(&self, id: &SessionId) -> Result<Option<Session>> {
+        tiered!(self, s => s.remove(id), local => self.remove_locally(id))
+    }
+
+    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>> {
+        tiered!(self, s => s.customer_sessions(customer_id))
+    }
+
+    async fn realtime(&self, since: Timestamp) -> Result<Realtime> {
+        tiered!(self, s => s.realtime(since))
+    }
+
+    async fn count(&self) -> Result<u64> {
+        tiered!(self, s => s.count())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        if self.is_degraded() {
+            return Err(Error::hot("Redis is unavailable; serving from the local tier"));
+        }
+        self.shared.ping().await
+    }
+}

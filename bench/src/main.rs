@@ -248,10 +248,25 @@ fn run(args: RunArgs) -> Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let redis = if contenders.contains(&server::Contender::StintRedis) {
+        Some(server::Redis::start(two_cores())?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     for &workload in &workloads {
         for &contender in &contenders {
-            let child = server::spawn(contender, two_cores())?;
+            let redis = redis
+                .as_ref()
+                .filter(|_| contender == server::Contender::StintRedis);
+            let before = match redis {
+                Some(r) => {
+                    r.flush()?;
+                    Some(r.info("used_memory")?)
+                }
+                None => None,
+            };
+            let child = server::spawn(contender, two_cores(), redis)?;
             let config = load::Config {
                 addr: child.addr,
                 workload,
@@ -262,18 +277,51 @@ fn run(args: RunArgs) -> Result<()> {
             let cpu_before = child.cpu_time();
             let result = rt.block_on(load::drive(&config))?;
             let cpu = child.cpu_time().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
+            // Memory as Redis reports it; round trips as the server counted them.
+            let memory = match (redis, before) {
+                (Some(r), Some(before)) => Some(r.info("used_memory")?.saturating_sub(before)),
+                _ => None,
+            };
             child.stop();
+            let at_redis = match (redis, memory) {
+                (Some(r), Some(memory)) => {
+                    let requests = result.requests + sessions_setup(workload, &args);
+                    Some(AtRedis {
+                        round_trips_per_request: r.round_trips()? as f64 / requests.max(1) as f64,
+                        // Only the new visitors make enough sessions to drown
+                        // Redis's fixed costs (scripts, shard sets).
+                        bytes_per_session: (workload == Workload::New)
+                            .then(|| memory as f64 / result.requests.max(1) as f64),
+                    })
+                }
+                _ => None,
+            };
             eprintln!(
                 "{:<16} {:<10} {:>10.0} req/s",
                 contender.name(),
                 workload_name(workload),
                 result.rps()
             );
-            rows.push((contender, workload, result, cpu));
+            rows.push((contender, workload, result, cpu, at_redis));
         }
     }
     print_table(&rows);
     Ok(())
+}
+
+/// What Redis measured of one run.
+struct AtRedis {
+    round_trips_per_request: f64,
+    bytes_per_session: Option<f64>,
+}
+
+/// Requests the load generator sends before it measures (the returning
+/// visitors' first visits), which Redis counts too.
+fn sessions_setup(workload: Workload, args: &RunArgs) -> u64 {
+    match workload {
+        Workload::Returning => args.visitors as u64,
+        Workload::New => 0,
+    }
 }
 
 fn workload_name(w: Workload) -> &'static str {
@@ -283,25 +331,39 @@ fn workload_name(w: Workload) -> &'static str {
     }
 }
 
-fn print_table(rows: &[(server::Contender, Workload, load::Outcome, Option<Duration>)]) {
+type Row = (
+    server::Contender,
+    Workload,
+    load::Outcome,
+    Option<Duration>,
+    Option<AtRedis>,
+);
+
+fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| contender | workload | req/s | ratio to baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req |"
+        "| contender | workload | req/s | ratio to baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req | Redis round trips/req | Redis bytes/session |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for (contender, workload, out, cpu) in rows {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (contender, workload, out, cpu, at_redis) in rows {
         let base = rows
             .iter()
-            .find(|(c, w, _, _)| *c == server::Contender::Baseline && w == workload)
-            .map(|(_, _, o, _)| o.rps());
+            .find(|(c, w, ..)| *c == server::Contender::Baseline && w == workload)
+            .map(|(_, _, o, ..)| o.rps());
         let ratio = base
             .map(|b| out.rps() / b)
             .map_or("–".to_owned(), |r| format!("{r:.3}"));
         let cpu = cpu.filter(|_| out.requests > 0).map_or("–".to_owned(), |c| {
             format!("{:.1}", c.as_secs_f64() * 1e6 / out.requests as f64)
         });
+        let (commands, bytes) = at_redis.as_ref().map_or(("–".to_owned(), "–".to_owned()), |r| {
+            (
+                format!("{:.2}", r.round_trips_per_request),
+                r.bytes_per_session.map_or("–".to_owned(), |b| format!("{b:.0}")),
+            )
+        });
         println!(
-            "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} |",
             contender.name(),
             workload_name(*workload),
             out.rps(),
@@ -310,7 +372,9 @@ fn print_table(rows: &[(server::Contender, Workload, load::Outcome, Option<Durat
             out.quantile_ms(0.99),
             out.quantile_ms(0.999),
             out.errors,
-            cpu
+            cpu,
+            commands,
+            bytes
         );
     }
 }

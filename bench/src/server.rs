@@ -14,8 +14,9 @@ use axum::routing::get;
 use bytes::Bytes;
 use clap::ValueEnum;
 use stint_axum::{CookieKeys, SessionConfig, SessionLayer};
-use stint_core::{Engine, Policy, SystemClock};
+use stint_core::{Engine, HotStore, Policy, SystemClock};
 use stint_memory::MemoryStore;
+use stint_redis::{RedisOptions, RedisStore};
 use stint_sql::{SqlStore, Writer, WriterConfig};
 
 /// A server under test.
@@ -25,6 +26,9 @@ pub enum Contender {
     Baseline,
     /// Stint, in-process hot store, SQLite cold store, every page view recorded.
     StintMemory,
+    /// Stint, Redis hot store (a redis-server the benchmark starts, no
+    /// persistence), SQLite cold store, every page view recorded.
+    StintRedis,
 }
 
 impl Contender {
@@ -33,6 +37,7 @@ impl Contender {
         match self {
             Self::Baseline => "baseline",
             Self::StintMemory => "stint (memory)",
+            Self::StintRedis => "stint (redis)",
         }
     }
 
@@ -40,6 +45,7 @@ impl Contender {
         match self {
             Self::Baseline => "baseline",
             Self::StintMemory => "stint-memory",
+            Self::StintRedis => "stint-redis",
         }
     }
 }
@@ -81,15 +87,24 @@ pub fn serve(contender: Contender) -> Result<()> {
     rt.block_on(async move {
         let dir = tempfile::tempdir()?;
         let mut writer_task = None;
+        let mut redis_store: Option<Arc<RedisStore>> = None;
         let app = match contender {
             Contender::Baseline => routes(),
-            Contender::StintMemory => {
+            Contender::StintMemory | Contender::StintRedis => {
                 let cold = Arc::new(SqlStore::open(&dir.path().join("bench.db")).await?);
                 let (writer, task) = Writer::spawn(cold.clone(), WriterConfig::default());
                 writer_task = Some(task);
-                let hot = Arc::new(MemoryStore::new());
                 let clock = Arc::new(SystemClock);
-                hot.spawn_sweeper(Duration::from_secs(30), clock.clone());
+                let hot: Arc<dyn HotStore> = if contender == Contender::StintRedis {
+                    let url = std::env::var("STINT_BENCH_REDIS_URL").context("STINT_BENCH_REDIS_URL")?;
+                    let redis = Arc::new(RedisStore::open(&url, RedisOptions::new(Policy::default()))?);
+                    redis_store = Some(redis.clone());
+                    redis
+                } else {
+                    let memory = Arc::new(MemoryStore::new());
+                    memory.spawn_sweeper(Duration::from_secs(30), clock.clone());
+                    memory
+                };
                 let engine = Engine::new(hot, cold, Arc::new(writer), clock, Policy::default());
                 let keys = CookieKeys::from_env_value("bench-secret-bench-secret-bench-secret")?;
                 let mut config = SessionConfig::new(keys);
@@ -107,6 +122,11 @@ pub fn serve(contender: Contender) -> Result<()> {
         if let Some(task) = writer_task {
             task.shutdown().await;
         }
+        // Round trips as the client counted them (Redis's own statistics
+        // also count the commands a script runs).
+        if let (Some(redis), Some(path)) = (redis_store, std::env::var_os("STINT_BENCH_REPORT")) {
+            std::fs::write(path, redis.round_trips().to_string())?;
+        }
         Ok(())
     })
 }
@@ -118,8 +138,102 @@ pub struct Running {
     child: Child,
 }
 
+/// A redis-server of the benchmark's own: loopback, no persistence, on the
+/// server's core when pinned.
+pub struct Redis {
+    /// Its URL.
+    pub url: String,
+    /// Where the server writes the round trips it made, when it stops.
+    pub report: std::path::PathBuf,
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Starts one on a free port.
+    pub fn start(pin: bool) -> Result<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut cmd = if pin {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "1", "redis-server"]);
+            c
+        } else {
+            Command::new("redis-server")
+        };
+        let child = cmd
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting redis-server (install it: apt-get install redis-server)")?;
+        let dir = tempfile::tempdir()?;
+        let r = Redis {
+            url: format!("redis://127.0.0.1:{port}"),
+            report: dir.path().join("round-trips"),
+            port,
+            child,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(r);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(anyhow!("redis-server did not start"))
+    }
+
+    /// The round trips the last server reported when it stopped.
+    pub fn round_trips(&self) -> Result<u64> {
+        Ok(std::fs::read_to_string(&self.report)
+            .context("the server's round-trip report")?
+            .trim()
+            .parse()?)
+    }
+
+    /// A figure of `INFO`, e.g. `used_memory`.
+    pub fn info(&self, field: &str) -> Result<u64> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "INFO", "all"])
+            .output()
+            .context("redis-cli")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| l.strip_prefix(field).and_then(|v| v.strip_prefix(':')))
+            .ok_or_else(|| anyhow!("no {field} in INFO"))?
+            .trim()
+            .parse()
+            .map_err(|e| anyhow!("{field}: {e}"))
+    }
+
+    /// Empties it between runs.
+    pub fn flush(&self) -> Result<()> {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "FLUSHALL"])
+            .output()
+            .context("redis-cli")?;
+        Ok(())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `contender` as a child process, on core 1 when `pin`.
-pub fn spawn(contender: Contender, pin: bool) -> Result<Running> {
+pub fn spawn(contender: Contender, pin: bool, redis: Option<&Redis>) -> Result<Running> {
     let exe = std::env::current_exe()?;
     let mut cmd = if pin {
         let mut c = Command::new("taskset");
@@ -131,6 +245,10 @@ pub fn spawn(contender: Contender, pin: bool) -> Result<Running> {
     } else {
         Command::new(exe)
     };
+    if let Some(r) = redis {
+        cmd.env("STINT_BENCH_REDIS_URL", &r.url)
+            .env("STINT_BENCH_REPORT", &r.report);
+    }
     let mut child = cmd
         .args(["server", contender.arg()])
         .stdout(Stdio::piped())

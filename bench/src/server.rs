@@ -92,7 +92,13 @@ pub fn serve(contender: Contender) -> Result<()> {
             Contender::Baseline => routes(),
             Contender::StintMemory | Contender::StintRedis => {
                 let cold = Arc::new(SqlStore::open(&dir.path().join("bench.db")).await?);
-                let (writer, task) = Writer::spawn(cold.clone(), WriterConfig::default());
+                // As `stint serve` runs it: every record journaled before it is queued.
+                let (writer, task, _) = Writer::spawn_journaled(
+                    cold.clone(),
+                    WriterConfig::default(),
+                    &dir.path().join("journal"),
+                )
+                .await?;
                 writer_task = Some(task);
                 let clock = Arc::new(SystemClock);
                 let hot: Arc<dyn HotStore> = if contender == Contender::StintRedis {

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod journal;
 mod lease;
 pub mod migrate;
 mod rows;

@@ -6,7 +6,13 @@
 //! batches grow by themselves; when idle, a record is written at once. A full
 //! queue makes senders wait (backpressure), it never drops. A failed write is
 //! retried with backoff; the batch is kept until it lands.
+//!
+//! With a journal ([`Writer::spawn_journaled`]), every record is also
+//! appended to a file before it is queued, and the journals of processes
+//! that died are written at start-up: a crash loses nothing a request was
+//! answered with (see the `journal` module).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,7 +20,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use stint_core::store::{ColdStore, Record, Sink};
 use stint_core::{Error, Result};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::journal::{self, Journal};
 use tokio::task::JoinHandle;
 
 /// Writer settings.
@@ -57,9 +65,10 @@ impl Default for WriterConfig {
     }
 }
 
+/// A record and the journal segment it is in (0 without a journal).
 enum Msg {
-    Record(Record),
-    Commit(Record, oneshot::Sender<()>),
+    Record(Record, u64),
+    Commit(Record, u64, oneshot::Sender<()>),
     Flush(oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
 }
@@ -72,6 +81,7 @@ pub struct Writer {
     failing: Arc<AtomicBool>,
     send_timeout: Duration,
     commit_timeout: Duration,
+    journal: Option<Arc<Mutex<Journal>>>,
 }
 
 /// The running writer task; [`WriterTask::shutdown`] drains it.
@@ -84,14 +94,51 @@ pub struct WriterTask {
 impl Writer {
     /// Starts the writer on the current tokio runtime.
     pub fn spawn(store: Arc<dyn ColdStore>, config: WriterConfig) -> (Writer, WriterTask) {
+        Self::start(store, config, None)
+    }
+
+    /// Starts the writer with a journal under `root` (a directory of its
+    /// own; several processes may share it). First writes the journals of
+    /// processes that died, and returns how many of their records it wrote.
+    pub async fn spawn_journaled(
+        store: Arc<dyn ColdStore>,
+        config: WriterConfig,
+        root: &Path,
+    ) -> Result<(Writer, WriterTask, usize)> {
+        let mut replayed = 0;
+        for (dir, records) in journal::orphans(root)? {
+            for chunk in records.chunks(config.batch.max(1)) {
+                store.write(chunk).await?;
+            }
+            replayed += records.len();
+            journal::remove(&dir);
+        }
+        if replayed > 0 {
+            metrics::counter!("stint_journal_replayed_total").increment(replayed as u64);
+            tracing::info!(
+                records = replayed,
+                "wrote the journal of a process that stopped without draining"
+            );
+        }
+        let journal = Arc::new(Mutex::new(Journal::create(root)?));
+        let (writer, task) = Self::start(store, config, Some(journal));
+        Ok((writer, task, replayed))
+    }
+
+    fn start(
+        store: Arc<dyn ColdStore>,
+        config: WriterConfig,
+        journal: Option<Arc<Mutex<Journal>>>,
+    ) -> (Writer, WriterTask) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let failing = Arc::new(AtomicBool::new(false));
-        let join = tokio::spawn(run(store, rx, config, Arc::clone(&failing)));
+        let join = tokio::spawn(run(store, rx, config, Arc::clone(&failing), journal.clone()));
         let writer = Writer {
             tx: tx.clone(),
             failing,
             send_timeout: config.send_timeout,
             commit_timeout: config.commit_timeout,
+            journal,
         };
         (writer, WriterTask { tx, join })
     }
@@ -162,17 +209,41 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Journals the record (if there is a journal), then queues it, under one
+    /// lock: the queue's order is the journal's.
+    async fn journaled(&self, record: Record, msg: impl FnOnce(Record, u64) -> Msg) -> Result<()> {
+        count_queued(&record);
+        let Some(journal) = &self.journal else {
+            return self.enqueue(msg(record, 0)).await;
+        };
+        let mut j = journal.lock().await;
+        let segment = match j.append(&record) {
+            Ok(segment) => segment,
+            Err(e) => {
+                metrics::counter!("stint_journal_failures_total").increment(1);
+                tracing::error!(error = %e, "a record could not be journaled; it is queued all the same");
+                0
+            }
+        };
+        let queued = self.enqueue(msg(record, segment)).await;
+        if queued.is_err() {
+            j.pin(segment);
+        }
+        queued
+    }
+}
+
 #[async_trait]
 impl Sink for Writer {
     async fn send(&self, record: Record) -> Result<()> {
-        count_queued(&record);
-        self.enqueue(Msg::Record(record)).await
+        self.journaled(record, Msg::Record).await
     }
 
     async fn commit(&self, record: Record) -> Result<()> {
-        count_queued(&record);
         let (done, wait) = oneshot::channel();
-        self.enqueue(Msg::Commit(record, done)).await?;
+        self.journaled(record, |r, segment| Msg::Commit(r, segment, done))
+            .await?;
         self.wait(wait).await
     }
 
@@ -199,8 +270,12 @@ async fn run(
     mut rx: mpsc::Receiver<Msg>,
     config: WriterConfig,
     failing: Arc<AtomicBool>,
+    journal: Option<Arc<Mutex<Journal>>>,
 ) {
     let mut batch: Vec<Record> = Vec::with_capacity(config.batch);
+    // The newest journal segment in the batch; whether a record was given up.
+    let mut segment = 0;
+    let mut lost = false;
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stop: Option<oneshot::Sender<()>> = None;
     while let Some(first) = rx.recv().await {
@@ -213,9 +288,13 @@ async fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Record(r) => batch.push(r),
-                Msg::Commit(r, done) => {
+                Msg::Record(r, seg) => {
                     batch.push(r);
+                    segment = segment.max(seg);
+                }
+                Msg::Commit(r, seg, done) => {
+                    batch.push(r);
+                    segment = segment.max(seg);
                     waiters.push(done);
                 }
                 Msg::Flush(done) => waiters.push(done),
@@ -233,7 +312,13 @@ async fn run(
         } else {
             None
         };
-        write(&*store, &batch, config.max_backoff, retries, &failing).await;
+        if write(&*store, &batch, config.max_backoff, retries, &failing).await {
+            if let Some(j) = &journal {
+                j.lock().await.committed_before(segment);
+            }
+        } else {
+            lost = true;
+        }
         batch.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
@@ -242,11 +327,11 @@ async fn run(
             // Drain what raced in before the close.
             while let Ok(msg) = rx.try_recv() {
                 match msg {
-                    Msg::Record(r) | Msg::Commit(r, _) => batch.push(r),
+                    Msg::Record(r, _) | Msg::Commit(r, _, _) => batch.push(r),
                     Msg::Flush(_) | Msg::Stop(_) => {}
                 }
             }
-            write(
+            lost |= !write(
                 &*store,
                 &batch,
                 config.max_backoff,
@@ -254,6 +339,13 @@ async fn run(
                 &failing,
             )
             .await;
+            // Drained: the journal has nothing left to save, unless a batch
+            // was given up (then it stays, for the next start to write).
+            if let Some(j) = &journal
+                && !lost
+            {
+                j.lock().await.close();
+            }
             let _ = done.send(());
             break;
         }
@@ -266,9 +358,9 @@ async fn write(
     max_backoff: Duration,
     retries: Option<u32>,
     failing: &AtomicBool,
-) {
+) -> bool {
     if batch.is_empty() {
-        return;
+        return true;
     }
     let mut backoff = Duration::from_millis(50);
     let mut attempt = 0u32;
@@ -280,7 +372,7 @@ async fn write(
                 let events = batch.iter().filter(|r| is_event(r)).count();
                 metrics::counter!("stint_events_written_total").increment(events as u64);
                 metrics::counter!("stint_writer_batches_total").increment(1);
-                return;
+                return true;
             }
             Err(e) => {
                 failing.store(true, Ordering::Relaxed);
@@ -288,8 +380,8 @@ async fn write(
                 metrics::counter!("stint_writer_failures_total").increment(1);
                 if retries.is_some_and(|max| attempt > max) {
                     metrics::counter!("stint_records_lost_total").increment(batch.len() as u64);
-                    tracing::error!(error = %e, records = batch.len(), "cold store write failed at shutdown; records lost");
-                    return;
+                    tracing::error!(error = %e, records = batch.len(), "cold store write failed at shutdown; records left in the journal, if any");
+                    return false;
                 }
                 tracing::warn!(error = %e, records = batch.len(), attempt, "cold store write failed; retrying");
                 tokio::time::sleep(backoff).await;

@@ -270,7 +270,11 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
             (memory.clone(), memory, None)
         }
     };
-    let (writer, writer_task) = Writer::spawn(store.clone(), WriterConfig::default());
+    settings.ensure_data_dir()?;
+    let journal = settings.data_dir.join("journal");
+    let (writer, writer_task, _) = Writer::spawn_journaled(store.clone(), WriterConfig::default(), &journal)
+        .await
+        .with_context(|| format!("the event journal in {}", journal.display()))?;
     let engine = Engine::new(
         hot,
         store.clone(),

@@ -103,6 +103,13 @@ impl Server {
         panic!("stint did not stop within 10 s of SIGTERM");
     }
 
+    /// `kill -9`: no shutdown, no draining.
+    pub fn crash(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Takes the data directory away from the server so it survives `stop`.
     pub fn keep_data(&mut self) -> tempfile::TempDir {
         self._tmp.take().unwrap()

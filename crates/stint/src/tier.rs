@@ -246,3 +246,83 @@ impl HotStore for Tiered {
         self.shared.ping().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stint_core::{Attributes, Token, VisitorId};
+    use stint_redis::RedisOptions;
+    use stint_sql::SqlStore;
+
+    /// A Redis store on a port nobody listens on.
+    fn dead_redis() -> Arc<RedisStore> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut options = RedisOptions::new(Policy::default());
+        options.timeout = Duration::from_millis(100);
+        Arc::new(RedisStore::open(&format!("redis://127.0.0.1:{port}"), options).unwrap())
+    }
+
+    async fn cold(dir: &std::path::Path, up: bool) -> Arc<dyn ColdStore> {
+        let store = SqlStore::open(&dir.join("t.db")).await.unwrap();
+        if !up {
+            store.close().await;
+        }
+        Arc::new(store)
+    }
+
+    fn session() -> (Session, TokenHash) {
+        let t = Token::generate().hash();
+        let mut s = Session::new(
+            VisitorId::new(),
+            Attributes::default(),
+            Timestamp(1_795_000_000_000),
+        );
+        s.id = SessionId::for_token(&t);
+        (s, t)
+    }
+
+    #[tokio::test]
+    async fn redis_down_falls_back_to_the_local_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = Tiered::new(
+            dead_redis(),
+            cold(dir.path(), true).await,
+            Policy::default(),
+            true,
+            Duration::from_secs(60),
+        );
+        let (s, t) = session();
+        tier.insert(&s, &t, &Policy::default()).await.unwrap();
+        assert!(tier.is_degraded());
+        assert_eq!(tier.get(&s.id).await.unwrap().map(|x| x.id), Some(s.id));
+        assert!(tier.ping().await.is_err(), "readiness reports the outage");
+    }
+
+    #[tokio::test]
+    async fn production_never_keeps_sessions_in_memory_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        for (strict, works) in [(true, false), (false, true)] {
+            let tier = Tiered::new(
+                dead_redis(),
+                cold(dir.path(), false).await,
+                Policy::default(),
+                strict,
+                Duration::from_secs(60),
+            );
+            let (s, t) = session();
+            // The first failure turns the service degraded; a probe finds the durable store down too.
+            let _ = tier.insert(&s, &t, &Policy::default()).await;
+            assert!(!tier.probe().await);
+            let (s, t) = session();
+            let r = tier.insert(&s, &t, &Policy::default()).await;
+            assert_eq!(r.is_ok(), works, "strict: {strict}: {r:?}");
+            if !works {
+                assert!(matches!(r, Err(Error::Unavailable { .. })));
+            }
+        }
+    }
+}

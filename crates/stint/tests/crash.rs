@@ -66,11 +66,17 @@ async fn a_killed_process_loses_no_answered_event() {
 
     let s = Server::start_in(dir.path(), &[]);
     for (_, sid, ok) in &visitors {
-        let want = 1 + ok.load(Ordering::Relaxed) as usize;
+        let answered = 1 + ok.load(Ordering::Relaxed) as usize;
         let (status, body) = s.admin_get(&format!("/api/admin/sessions/{sid}/events")).await;
         assert_eq!(status, 200, "{body}");
         let events = body["data"]["events"].as_array().unwrap();
         let views = events.iter().filter(|e| e["type"] == "page_view").count();
-        assert_eq!(views, want, "session {sid}: every answered page view, once");
+        // Every answered page view, once. Each visitor had one request in
+        // flight when the process died: the server may have recorded it
+        // without the answer reaching the client (one more, never two).
+        assert!(
+            views == answered || views == answered + 1,
+            "session {sid}: {views} page views stored for {answered} answered"
+        );
     }
 }

@@ -114,6 +114,17 @@ impl MemoryStore {
         })
     }
 
+    /// A copy of every session, with its current token; the store keeps them.
+    pub fn sessions(&self) -> Vec<(Session, TokenHash)> {
+        self.sessions
+            .iter()
+            .filter_map(|item| {
+                let e = item.value().lock();
+                (!e.removed).then(|| (e.session.clone(), e.token))
+            })
+            .collect()
+    }
+
     /// Takes every session out of the store, with its current token: how a
     /// local tier hands what it served during an outage back to the shared store.
     pub fn drain(&self) -> Vec<(Session, TokenHash)> {
@@ -367,10 +378,13 @@ mod tests {
             store.insert(&s, &t, &policy).await.unwrap();
             inserted.push((s, t));
         }
+        let mut copied = store.sessions();
+        copied.sort_by_key(|(s, _)| s.id);
         let mut drained = store.drain();
         drained.sort_by_key(|(s, _)| s.id);
         inserted.sort_by_key(|(s, _)| s.id);
         assert_eq!(drained, inserted);
+        assert_eq!(copied, inserted);
         assert_eq!(store.count().await.unwrap(), 0);
         assert!(store.tokens.is_empty());
     }

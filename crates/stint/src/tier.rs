@@ -8,25 +8,48 @@
 //!   `stint_hot_degraded` is 1.
 //! - While degraded, one background task probes Redis once per
 //!   `probe_every` (no reconnect storm; requests never wait on a probe). When
-//!   it answers again, the task closes a gate that lets the calls on the local
-//!   tier finish and holds new ones, removes from Redis the sessions removed
-//!   locally, writes back the sessions served locally (they are newer), and
-//!   opens the gate on Redis. No local change is lost in the hand-over.
+//!   it answers again, the task copies the local sessions to Redis (they are
+//!   newer) while requests carry on; then it closes a gate that lets the calls
+//!   on the local tier finish and holds new ones, removes from Redis the
+//!   sessions removed locally, writes again the sessions that changed since
+//!   their copy, and opens the gate on Redis. No local change is lost in the
+//!   hand-over, and requests wait only for the second, short pass.
 //! - In production the local tier works only while the durable store
 //!   answers: Stint never keeps sessions in memory alone there. With both
 //!   stores down, calls fail and the session layer serves requests without a
 //!   session.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
 use stint_core::{ColdStore, Error, HotStore, Policy, Result, Session, SessionId, Timestamp, TokenHash};
 use stint_memory::MemoryStore;
 use stint_redis::RedisStore;
+
+/// What identifies a version of a session: whether it changed since a copy.
+#[derive(Debug, PartialEq, Eq)]
+struct Fingerprint {
+    version: u64,
+    page_views: u64,
+    last_seen_at: Timestamp,
+    token: TokenHash,
+}
+
+impl Fingerprint {
+    fn of(s: &Session, token: &TokenHash) -> Self {
+        Self {
+            version: s.version,
+            page_views: s.page_views,
+            last_seen_at: s.last_seen_at,
+            token: *token,
+        }
+    }
+}
 
 /// Redis first, the local tier while Redis is down.
 pub struct Tiered {
@@ -165,6 +188,12 @@ impl Tiered {
         if self.shared.ping().await.is_err() {
             return false;
         }
+        // First with the gate open: a copy of every local session goes to
+        // Redis while requests carry on locally. Then with the gate closed:
+        // the removals, and the sessions that changed since their copy.
+        let Some(copied) = self.copy_to_shared().await else {
+            return false;
+        };
         let _closed = self.gate.write().await;
         let removed: Vec<SessionId> = self.removed.lock().iter().copied().collect();
         for id in &removed {
@@ -173,16 +202,15 @@ impl Tiered {
             }
             self.removed.lock().remove(id);
         }
-        let sessions = self.local.drain();
-        let n = sessions.len();
-        for (i, (session, token)) in sessions.iter().enumerate() {
-            if self.shared.insert(session, token, &self.policy).await.is_err() {
-                // Redis failed again: what was not handed over stays local.
-                for (session, token) in &sessions[i..] {
-                    let _ = self.local.insert(session, token, &self.policy).await;
-                }
-                return false;
-            }
+        let changed: Vec<(Session, TokenHash)> = self
+            .local
+            .drain()
+            .into_iter()
+            .filter(|(s, t)| copied.get(&s.id) != Some(&Fingerprint::of(s, t)))
+            .collect();
+        let n = copied.len() + changed.len();
+        if !self.insert_shared(changed).await {
+            return false;
         }
         self.degraded.store(false, Ordering::Relaxed);
         metrics::gauge!("stint_hot_degraded").set(0.0);
@@ -191,6 +219,36 @@ impl Tiered {
             "Redis is back: sessions handed over, serving from it again"
         );
         true
+    }
+
+    /// Copies every local session to Redis; what each looked like, or
+    /// `None` if Redis failed.
+    async fn copy_to_shared(&self) -> Option<HashMap<SessionId, Fingerprint>> {
+        let sessions = self.local.sessions();
+        let copied = sessions
+            .iter()
+            .map(|(s, t)| (s.id, Fingerprint::of(s, t)))
+            .collect();
+        self.insert_shared(sessions).await.then_some(copied)
+    }
+
+    /// Inserts sessions into Redis, 64 at a time. If Redis fails, the ones
+    /// not inserted are put back in the local tier (unless a request read
+    /// one back meanwhile: that copy is newer) and the result is false.
+    async fn insert_shared(&self, sessions: Vec<(Session, TokenHash)>) -> bool {
+        futures_util::stream::iter(sessions)
+            .map(|(session, token)| async move {
+                if self.shared.insert(&session, &token, &self.policy).await.is_ok() {
+                    return true;
+                }
+                if matches!(self.local.get(&session.id).await, Ok(None)) {
+                    let _ = self.local.insert(&session, &token, &self.policy).await;
+                }
+                false
+            })
+            .buffer_unordered(64)
+            .fold(true, |all, ok| async move { all && ok })
+            .await
     }
 
     /// A removal while degraded: the session may also be in Redis, where

@@ -274,6 +274,31 @@ impl SqlStore {
         on_pool!(self, |_p, d| d.name)
     }
 
+    /// The open session `id` with its current token's hash: what a hot tier
+    /// needs to take over a session it does not hold.
+    pub async fn open_session_with_token(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            session_columns!(),
+            ", token_hash FROM sessions WHERE id = $1 AND ended_at IS NULL AND token_hash IS NOT NULL"
+        );
+        on_pool!(self, |p, d| {
+            let Some(row) = sqlx::query(SQL)
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await
+                .map_err(cold)?
+            else {
+                return Ok(None);
+            };
+            let session = rows::session(&row)?;
+            let raw: Vec<u8> = sqlx::Row::try_get(&row, "token_hash").map_err(cold)?;
+            let token =
+                <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| corrupt("token hash", "not 32 bytes"))?;
+            Ok(Some((session, TokenHash(token))))
+        })
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         on_pool!(self, |p, d| p.close().await)

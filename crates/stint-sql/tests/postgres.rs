@@ -7,6 +7,8 @@ use sqlx::Connection;
 use stint_core::ColdStore;
 use stint_sql::SqlStore;
 
+mod common;
+
 /// A new, empty database on the test server; its URL.
 async fn new_database() -> String {
     let admin = std::env::var("STINT_TEST_POSTGRES_URL")
@@ -49,4 +51,10 @@ async fn a_failed_migration_stops_and_changes_nothing() {
         sessions, None,
         "the sessions table of the failed migration was rolled back"
     );
+}
+
+#[tokio::test]
+async fn open_sessions_are_found_with_their_token() {
+    let store = SqlStore::connect(&new_database().await).await.unwrap();
+    common::open_session_with_token_finds_the_current_token(&store).await;
 }

@@ -254,11 +254,18 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
     // Build the user-agent rules now rather than on the first request.
     let _ = stint_core::context::AgentParser::shared();
 
+    settings.ensure_data_dir()?;
+    let journal = settings.data_dir.join("journal");
+    let (writer, writer_task, _) = Writer::spawn_journaled(store.clone(), WriterConfig::default(), &journal)
+        .await
+        .with_context(|| format!("the event journal in {}", journal.display()))?;
     let (hot, local, tier): (Arc<dyn stint_core::HotStore>, _, _) = match settings.redis()? {
         Some(redis) => {
             let tier = Arc::new(Tiered::new(
                 Arc::new(redis),
                 store.clone(),
+                writer.clone(),
+                clock.clone(),
                 settings.policy(),
                 settings.mode == Mode::Production,
                 Duration::from_secs(1),
@@ -270,11 +277,6 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
             (memory.clone(), memory, None)
         }
     };
-    settings.ensure_data_dir()?;
-    let journal = settings.data_dir.join("journal");
-    let (writer, writer_task, _) = Writer::spawn_journaled(store.clone(), WriterConfig::default(), &journal)
-        .await
-        .with_context(|| format!("the event journal in {}", journal.display()))?;
     let engine = Engine::new(
         hot,
         store.clone(),

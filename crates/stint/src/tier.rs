@@ -27,9 +27,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
-use stint_core::{ColdStore, Error, HotStore, Policy, Result, Session, SessionId, Timestamp, TokenHash};
+use stint_core::{
+    Clock, ColdStore, Error, HotStore, Policy, Result, Session, SessionId, Timestamp, TokenHash,
+};
 use stint_memory::MemoryStore;
 use stint_redis::RedisStore;
+use stint_sql::{SqlStore, Writer};
 
 /// What identifies a version of a session: whether it changed since a copy.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,7 +58,10 @@ impl Fingerprint {
 pub struct Tiered {
     shared: Arc<RedisStore>,
     local: Arc<MemoryStore>,
-    cold: Arc<dyn ColdStore>,
+    cold: Arc<SqlStore>,
+    /// Flushed before a session is read from `cold` (it may hold its latest change).
+    writer: Writer,
+    clock: Arc<dyn Clock>,
     policy: Policy,
     /// Production: no serving from memory alone.
     strict: bool,
@@ -112,7 +118,9 @@ impl Tiered {
     /// Redis (`shared`) in front of the local tier; `strict` in production.
     pub fn new(
         shared: Arc<RedisStore>,
-        cold: Arc<dyn ColdStore>,
+        cold: Arc<SqlStore>,
+        writer: Writer,
+        clock: Arc<dyn Clock>,
         policy: Policy,
         strict: bool,
         probe_every: Duration,
@@ -121,6 +129,8 @@ impl Tiered {
             shared,
             local: Arc::new(MemoryStore::new()),
             cold,
+            writer,
+            clock,
             policy,
             strict,
             probe_every,
@@ -251,6 +261,24 @@ impl Tiered {
             .await
     }
 
+    /// Brings session `id` into the local tier if it is not there: a request
+    /// that resumed it on Redis just before Redis failed changes it here,
+    /// and must not find it missing (that would read as ended, and the
+    /// change would be lost).
+    async fn take_over(&self, id: &SessionId) -> Result<()> {
+        if self.local.get(id).await?.is_some() {
+            return Ok(());
+        }
+        self.writer.flush().await?;
+        if let Some((session, token)) = self.cold.open_session_with_token(id).await?
+            && session.is_live(&self.policy, self.clock.now())
+            && self.local.get(id).await?.is_none()
+        {
+            self.local.insert(&session, &token, &self.policy).await?;
+        }
+        Ok(())
+    }
+
     /// A removal while degraded: the session may also be in Redis, where
     /// its token would work again once Redis is back.
     async fn remove_locally(&self, id: &SessionId) -> Result<Option<Session>> {
@@ -274,11 +302,17 @@ impl HotStore for Tiered {
     }
 
     async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
-        tiered!(self, s => s.update(id, update))
+        tiered!(self, s => s.update(id, update), local => async {
+            self.take_over(id).await?;
+            self.local.update(id, update).await
+        })
     }
 
     async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
-        tiered!(self, s => s.modify(id, key, f))
+        tiered!(self, s => s.modify(id, key, f), local => async {
+            self.take_over(id).await?;
+            self.local.modify(id, key, f).await
+        })
     }
 
     async fn remove(&self, id: &SessionId) -> Result<Option<Session>> {
@@ -324,7 +358,20 @@ mod tests {
         Arc::new(RedisStore::open(&format!("redis://127.0.0.1:{port}"), options).unwrap())
     }
 
-    async fn cold(dir: &std::path::Path, up: bool) -> Arc<dyn ColdStore> {
+    fn tier(cold: Arc<SqlStore>, strict: bool) -> Tiered {
+        let (writer, _task) = stint_sql::Writer::spawn(cold.clone(), stint_sql::WriterConfig::default());
+        Tiered::new(
+            dead_redis(),
+            cold,
+            writer,
+            Arc::new(stint_core::SystemClock),
+            Policy::default(),
+            strict,
+            Duration::from_secs(60),
+        )
+    }
+
+    async fn cold(dir: &std::path::Path, up: bool) -> Arc<SqlStore> {
         let store = SqlStore::open(&dir.join("t.db")).await.unwrap();
         if !up {
             store.close().await;
@@ -346,13 +393,7 @@ mod tests {
     #[tokio::test]
     async fn redis_down_falls_back_to_the_local_tier() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = Tiered::new(
-            dead_redis(),
-            cold(dir.path(), true).await,
-            Policy::default(),
-            true,
-            Duration::from_secs(60),
-        );
+        let tier = tier(cold(dir.path(), true).await, true);
         let (s, t) = session();
         tier.insert(&s, &t, &Policy::default()).await.unwrap();
         assert!(tier.is_degraded());
@@ -364,13 +405,7 @@ mod tests {
     async fn production_never_keeps_sessions_in_memory_alone() {
         let dir = tempfile::tempdir().unwrap();
         for (strict, works) in [(true, false), (false, true)] {
-            let tier = Tiered::new(
-                dead_redis(),
-                cold(dir.path(), false).await,
-                Policy::default(),
-                strict,
-                Duration::from_secs(60),
-            );
+            let tier = tier(cold(dir.path(), false).await, strict);
             let (s, t) = session();
             // The first failure turns the service degraded; a probe finds the durable store down too.
             let _ = tier.insert(&s, &t, &Policy::default()).await;
@@ -382,5 +417,52 @@ mod tests {
                 assert!(matches!(r, Err(Error::Unavailable { .. })));
             }
         }
+    }
+
+    /// A session resumed on Redis just before it failed is changed locally,
+    /// not taken for ended.
+    #[tokio::test]
+    async fn a_change_while_degraded_takes_the_session_over_from_the_durable_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = cold(dir.path(), true).await;
+        let mut s = Session::new(
+            VisitorId::new(),
+            Attributes::default(),
+            stint_core::SystemClock.now(),
+        );
+        let t = Token::generate().hash();
+        s.id = SessionId::for_token(&t);
+        store
+            .write(&[stint_core::store::Record::Snapshot {
+                session: s.clone(),
+                token: Some(t),
+            }])
+            .await
+            .unwrap();
+        let tier = tier(store, true);
+        let set = Update {
+            data: vec![stint_core::store::DataOp::Set(
+                "cart".into(),
+                serde_json::json!([1]),
+            )],
+            ..Update::default()
+        };
+        let after = tier
+            .update(&s.id, &set)
+            .await
+            .unwrap()
+            .expect("taken over, not missing");
+        assert!(tier.is_degraded());
+        assert_eq!(after.data.get("cart"), Some(&serde_json::json!([1])));
+        // The visitor's token finds it locally too.
+        let touch = Touch {
+            now: stint_core::SystemClock.now(),
+            page_view: true,
+            policy: Policy::default(),
+        };
+        assert!(matches!(
+            tier.resume(&t, &touch).await.unwrap(),
+            Lookup::Current(_)
+        ));
     }
 }

@@ -150,8 +150,9 @@ async fn a_page_view_is_one_round_trip_to_redis() {
 }
 
 /// Redis is killed under load and started again (empty): every request is
-/// answered, sessions carry on, readiness says `redis` meanwhile, and every
-/// page view of every answered request is in the durable store once.
+/// answered, sessions carry on, readiness says `redis` meanwhile, every page
+/// view of every answered request is in the durable store once, and every
+/// cart write made before, during and after the outage is in the cart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
     let mut redis = RedisServer::start();
@@ -171,6 +172,7 @@ async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
             cookie,
             body["data"]["sessionId"].as_str().unwrap().to_owned(),
             Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
         ));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -178,19 +180,38 @@ async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
     let moved = Arc::new(AtomicU64::new(0));
     let load: Vec<_> = visitors
         .iter()
-        .map(|(cookie, sid, ok)| {
-            let (s, stop, failures, moved, ok, cookie, sid) = (
+        .map(|(cookie, sid, ok, added)| {
+            let (s, stop, failures, moved, ok, added, cookie, sid) = (
                 s.clone(),
                 stop.clone(),
                 failures.clone(),
                 moved.clone(),
                 ok.clone(),
+                added.clone(),
                 cookie.clone(),
                 sid.clone(),
             );
             tokio::spawn(async move {
                 let c = s.plain();
+                let mut k = 0u64;
                 while !stop.load(Ordering::Relaxed) {
+                    k += 1;
+                    if k.is_multiple_of(8) {
+                        // A data write: one more of one of six products.
+                        let item =
+                            serde_json::json!({ "productId": format!("p-{}", k / 8 % 6 + 1), "quantity": 1 });
+                        let r = c
+                            .post(s.url("/api/storefront/cart/items"))
+                            .header("cookie", &cookie)
+                            .json(&item)
+                            .send()
+                            .await;
+                        match r {
+                            Ok(r) if r.status() == 200 => added.fetch_add(1, Ordering::Relaxed),
+                            _ => failures.fetch_add(1, Ordering::Relaxed),
+                        };
+                        continue;
+                    }
                     let r = c
                         .get(s.url("/api/storefront/session"))
                         .header("cookie", &cookie)
@@ -252,7 +273,7 @@ async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
     );
     assert_eq!(metric(&s, "stint_hot_degraded").await, 0.0);
 
-    for (cookie, sid, ok) in &visitors {
+    for (cookie, sid, ok, added) in &visitors {
         let want = 1 + ok.load(Ordering::Relaxed) as usize;
         let mut got = 0;
         for _ in 0..200 {
@@ -282,6 +303,26 @@ async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
         .await;
         assert_eq!(now["data"]["sessionId"], sid.as_str());
         assert_eq!(now["data"]["pageViews"], want as u64 + 1);
+        // Every answered cart write is in the cart: none was lost to the
+        // outage or to the hand-over back to Redis.
+        let (_, cart) = json(
+            s.plain()
+                .get(s.url("/api/storefront/cart"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let quantity: u64 = cart["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["quantity"].as_u64().unwrap())
+            .sum();
+        let added = added.load(Ordering::Relaxed);
+        assert!(added > 20, "cart writes were made: {added}");
+        assert_eq!(quantity, added, "session {sid}: {cart}");
     }
     let _ = ADMIN_TOKEN;
 }

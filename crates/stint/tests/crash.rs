@@ -7,29 +7,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Server, cookie_value, json};
+use common::Server;
 use futures_util::future::join_all;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_process_loses_no_answered_event() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start_in(dir.path(), &[]);
-    let mut visitors = Vec::new();
-    for _ in 0..16 {
-        let r = s
-            .plain()
-            .get(s.url("/api/storefront/session"))
-            .send()
-            .await
-            .unwrap();
-        let cookie = format!("session={}", cookie_value(r.headers(), "session").unwrap());
-        let (_, body) = json(r).await;
-        visitors.push((
-            cookie,
-            body["data"]["sessionId"].as_str().unwrap().to_owned(),
-            Arc::new(AtomicU64::new(0)),
-        ));
-    }
+    let visitors: Vec<_> = s
+        .new_sessions(16)
+        .await
+        .into_iter()
+        .map(|(cookie, sid)| (cookie, sid, Arc::new(AtomicU64::new(0))))
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let load: Vec<_> = visitors
         .iter()

@@ -8,28 +8,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Server, cookie_value, json, pg_ctl};
+use common::{Server, json, pg_ctl};
 use futures_util::future::join_all;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_are_answered_while_postgres_is_down_and_no_event_is_lost() {
     let s = Arc::new(Server::start_postgres(&[]));
-    let mut visitors = Vec::new();
-    for _ in 0..16 {
-        let r = s
-            .plain()
-            .get(s.url("/api/storefront/session"))
-            .send()
-            .await
-            .unwrap();
-        let cookie = format!("session={}", cookie_value(r.headers(), "session").unwrap());
-        let (_, body) = json(r).await;
-        visitors.push((
-            cookie,
-            body["data"]["sessionId"].as_str().unwrap().to_owned(),
-            Arc::new(AtomicU64::new(0)),
-        ));
-    }
+    let visitors: Vec<_> = s
+        .new_sessions(16)
+        .await
+        .into_iter()
+        .map(|(cookie, sid)| (cookie, sid, Arc::new(AtomicU64::new(0))))
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicU64::new(0));
     let load = visitors.iter().map(|(cookie, _, ok)| {

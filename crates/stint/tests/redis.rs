@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{ADMIN_TOKEN, RedisServer, Server, cookie_value, json, redis_prefix};
+use common::{RedisServer, Server, json, redis_prefix};
 use futures_util::future::join_all;
 
 fn shared_redis() -> String {
@@ -158,23 +158,19 @@ async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
     let mut redis = RedisServer::start();
     let url = redis.url();
     let s = Arc::new(Server::start(&[("REDIS_URL", &url)]));
-    let mut visitors = Vec::new();
-    for _ in 0..16 {
-        let r = s
-            .plain()
-            .get(s.url("/api/storefront/session"))
-            .send()
-            .await
-            .unwrap();
-        let cookie = format!("session={}", cookie_value(r.headers(), "session").unwrap());
-        let (_, body) = json(r).await;
-        visitors.push((
-            cookie,
-            body["data"]["sessionId"].as_str().unwrap().to_owned(),
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicU64::new(0)),
-        ));
-    }
+    let visitors: Vec<_> = s
+        .new_sessions(16)
+        .await
+        .into_iter()
+        .map(|(cookie, sid)| {
+            (
+                cookie,
+                sid,
+                Arc::new(AtomicU64::new(0)),
+                Arc::new(AtomicU64::new(0)),
+            )
+        })
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicU64::new(0));
     let moved = Arc::new(AtomicU64::new(0));
@@ -324,7 +320,6 @@ async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
         assert!(added > 20, "cart writes were made: {added}");
         assert_eq!(quantity, added, "session {sid}: {cart}");
     }
-    let _ = ADMIN_TOKEN;
 }
 
 /// In production, a Redis that is down at start-up does not stop the service.

@@ -103,6 +103,23 @@ impl Server {
         panic!("stint did not stop within 10 s of SIGTERM");
     }
 
+    /// `n` visitors with a session each: their `Cookie` header and session id.
+    pub async fn new_sessions(&self, n: usize) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let r = self
+                .plain()
+                .get(self.url("/api/storefront/session"))
+                .send()
+                .await
+                .unwrap();
+            let cookie = format!("session={}", cookie_value(r.headers(), "session").unwrap());
+            let (_, body) = json(r).await;
+            out.push((cookie, body["data"]["sessionId"].as_str().unwrap().to_owned()));
+        }
+        out
+    }
+
     /// `kill -9`: no shutdown, no draining.
     pub fn crash(&mut self) {
         let mut child = self.child.take().unwrap();

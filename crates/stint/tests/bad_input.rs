@@ -326,15 +326,7 @@ async fn bots_get_no_stored_session_and_over_the_limit_clients_are_still_served(
     );
     let (_, stats) = s.admin_get("/api/admin/stats").await;
     assert_eq!(stats["data"]["hot"]["sessions"], 5);
-    let metrics = s
-        .plain()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics_text().await;
     assert!(
         metrics.contains(r#"stint_bot_requests_total{family="Googlebot"} 3"#),
         "{metrics}"

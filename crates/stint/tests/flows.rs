@@ -561,23 +561,8 @@ async fn operations_endpoints_answer() {
     b.get(s.url("/api/storefront/products")).send().await.unwrap();
     // The admin's read waits for the writer: the events are written by now.
     s.admin_get("/api/admin/sessions").await;
-    let text = c
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     assert!(text.contains("stint_events_written_total 3"), "{text}");
-    let text = c
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     for metric in [
         "stint_http_requests_total",
         "stint_http_request_duration_seconds",

@@ -8,21 +8,7 @@ use std::time::Duration;
 use common::Server;
 
 async fn counter(s: &Server, name: &str) -> u64 {
-    let text = s
-        .plain()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|rest| rest.trim().parse::<f64>().ok())
-        })
-        .map_or(0, |v| v as u64)
+    s.metric(name).await.map_or(0, |v| v as u64)
 }
 
 #[tokio::test]

@@ -71,22 +71,7 @@ async fn requests_are_answered_while_postgres_is_down_and_no_event_is_lost() {
     // Once the writer has caught up, each session has every page view, once.
     for (_, sid, ok) in &visitors {
         let want = 1 + ok.load(Ordering::Relaxed) as usize; // the first GET /session, then the load
-        let mut got = 0;
-        for _ in 0..200 {
-            let (status, body) = s.admin_get(&format!("/api/admin/sessions/{sid}/events")).await;
-            if status == 200 {
-                got = body["data"]["events"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|e| e["type"] == "page_view")
-                    .count();
-                if got >= want {
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let got = s.page_view_events(sid, want).await;
         assert_eq!(got, want, "session {sid}");
         let (_, session) = s.admin_get(&format!("/api/admin/sessions/{sid}")).await;
         assert_eq!(session["data"]["pageViews"], want as u64);

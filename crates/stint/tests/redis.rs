@@ -17,20 +17,9 @@ fn shared_redis() -> String {
 }
 
 async fn metric(s: &Server, name: &str) -> f64 {
-    let text = s
-        .plain()
-        .get(s.url("/metrics"))
-        .send()
+    s.metric(name)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-        .parse()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 /// A session started on one instance resumes on the other; a login on one
@@ -271,21 +260,7 @@ async fn requests_are_answered_while_redis_is_down_and_no_event_is_lost() {
 
     for (cookie, sid, ok, added) in &visitors {
         let want = 1 + ok.load(Ordering::Relaxed) as usize;
-        let mut got = 0;
-        for _ in 0..200 {
-            let (status, body) = s.admin_get(&format!("/api/admin/sessions/{sid}/events")).await;
-            assert_eq!(status, 200, "{body}");
-            got = body["data"]["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|e| e["type"] == "page_view")
-                .count();
-            if got >= want {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let got = s.page_view_events(sid, want).await;
         assert_eq!(got, want, "session {sid}");
         // Redis has the session again, with every page view counted.
         let (_, now) = json(

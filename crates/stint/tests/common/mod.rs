@@ -103,6 +103,50 @@ impl Server {
         panic!("stint did not stop within 10 s of SIGTERM");
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.plain()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The value of the unlabelled metric `name`, if it has been recorded.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics_text().await.lines().find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|v| v.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+        })
+    }
+
+    /// Waits until session `sid` shows at least `want` page views among its
+    /// events (the writer is asynchronous; a store may be coming back), and
+    /// returns how many it shows.
+    pub async fn page_view_events(&self, sid: &str, want: usize) -> usize {
+        let mut got = 0;
+        for _ in 0..200 {
+            let (status, body) = self.admin_get(&format!("/api/admin/sessions/{sid}/events")).await;
+            if status == 200 {
+                got = body["data"]["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["type"] == "page_view")
+                    .count();
+                if got >= want {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        got
+    }
+
     /// `n` visitors with a session each: their `Cookie` header and session id.
     pub async fn new_sessions(&self, n: usize) -> Vec<(String, String)> {
         let mut out = Vec::with_capacity(n);

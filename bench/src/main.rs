@@ -253,7 +253,12 @@ fn run(args: RunArgs) -> Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let redis = if contenders.contains(&server::Contender::StintRedis) {
+    let tower_sessions = if contenders.iter().any(|c| c.is_tower_sessions()) {
+        Some(server::build_tower_sessions()?)
+    } else {
+        None
+    };
+    let redis = if contenders.iter().any(|c| c.uses_redis()) {
         Some(server::Redis::start(two_cores())?)
     } else {
         None
@@ -261,17 +266,15 @@ fn run(args: RunArgs) -> Result<()> {
     let mut rows = Vec::new();
     for &workload in &workloads {
         for &contender in &contenders {
-            let redis = redis
-                .as_ref()
-                .filter(|_| contender == server::Contender::StintRedis);
+            let redis = redis.as_ref().filter(|_| contender.uses_redis());
             let before = match redis {
                 Some(r) => {
                     r.flush()?;
-                    Some(r.info("used_memory")?)
+                    Some(r.stats()?)
                 }
                 None => None,
             };
-            let child = server::spawn(contender, two_cores(), redis)?;
+            let child = server::spawn(contender, two_cores(), redis, tower_sessions.as_deref())?;
             let config = load::Config {
                 addr: child.addr,
                 workload,
@@ -280,34 +283,54 @@ fn run(args: RunArgs) -> Result<()> {
                 duration: Duration::from_secs(args.seconds),
             };
             let cpu_before = child.cpu_time();
+            let rss_before = child.rss();
             let result = rt.block_on(load::drive(&config))?;
             let cpu = child.cpu_time().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
-            // Memory as Redis reports it; round trips as the server counted them.
-            let memory = match (redis, before) {
-                (Some(r), Some(before)) => Some(r.info("used_memory")?.saturating_sub(before)),
-                _ => None,
+            // Only the new visitors make enough sessions to drown the fixed
+            // costs (Redis's scripts and shard sets, the server's buffers).
+            let per_session = |bytes: u64| {
+                (workload == Workload::New && result.requests > 0)
+                    .then(|| bytes as f64 / result.requests as f64)
             };
+            let rss = child
+                .rss()
+                .zip(rss_before)
+                .and_then(|(a, b)| per_session(a.saturating_sub(b)));
+            let after = redis.map(server::Redis::stats).transpose()?;
             child.stop();
-            let at_redis = match (redis, memory) {
-                (Some(r), Some(memory)) => {
+            let at_redis = match (redis, before, after) {
+                (Some(r), Some(before), Some(after)) => {
                     let requests = result.requests + sessions_setup(workload, &args);
+                    // Stint's client counts its round trips. The others' are
+                    // the commands Redis ran for them (one per round trip, as
+                    // the store sends no pipelines or scripts), less the
+                    // `INFO` that took the first reading.
+                    let round_trips = if contender == server::Contender::StintRedis {
+                        r.round_trips()?
+                    } else {
+                        after.commands.saturating_sub(before.commands + 1)
+                    };
                     Some(AtRedis {
-                        round_trips_per_request: r.round_trips()? as f64 / requests.max(1) as f64,
-                        // Only the new visitors make enough sessions to drown
-                        // Redis's fixed costs (scripts, shard sets).
-                        bytes_per_session: (workload == Workload::New)
-                            .then(|| memory as f64 / result.requests.max(1) as f64),
+                        round_trips_per_request: round_trips as f64 / requests.max(1) as f64,
+                        bytes_per_session: per_session(after.used_memory.saturating_sub(before.used_memory)),
                     })
                 }
                 _ => None,
             };
             eprintln!(
-                "{:<16} {:<10} {:>10.0} req/s",
+                "{:<40} {:<10} {:>10.0} req/s",
                 contender.name(),
                 workload_name(workload),
                 result.rps()
             );
-            rows.push((contender, workload, result, cpu, at_redis));
+            rows.push(Row {
+                contender,
+                workload,
+                out: result,
+                cpu,
+                rss_per_session: rss,
+                at_redis,
+            });
         }
     }
     print_table(&rows);
@@ -336,41 +359,50 @@ fn workload_name(w: Workload) -> &'static str {
     }
 }
 
-type Row = (
-    server::Contender,
-    Workload,
-    load::Outcome,
-    Option<Duration>,
-    Option<AtRedis>,
-);
+/// One contender under one workload.
+struct Row {
+    contender: server::Contender,
+    workload: Workload,
+    out: load::Outcome,
+    cpu: Option<Duration>,
+    /// Growth of the server's resident memory per session created (new visitors only).
+    rss_per_session: Option<f64>,
+    at_redis: Option<AtRedis>,
+}
 
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| contender | workload | req/s | ratio to baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req | Redis round trips/req | Redis bytes/session |"
+        "| contender | workload | req/s | ratio to baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req | server memory bytes/session | Redis round trips/req | Redis bytes/session |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for (contender, workload, out, cpu, at_redis) in rows {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let dash = || "–".to_owned();
+    for row in rows {
+        let out = &row.out;
         let base = rows
             .iter()
-            .find(|(c, w, ..)| *c == server::Contender::Baseline && w == workload)
-            .map(|(_, _, o, ..)| o.rps());
+            .find(|r| r.contender == server::Contender::Baseline && r.workload == row.workload)
+            .map(|r| r.out.rps());
         let ratio = base
             .map(|b| out.rps() / b)
-            .map_or("–".to_owned(), |r| format!("{r:.3}"));
-        let cpu = cpu.filter(|_| out.requests > 0).map_or("–".to_owned(), |c| {
+            .map_or_else(dash, |r| format!("{r:.3}"));
+        let cpu = row.cpu.filter(|_| out.requests > 0).map_or_else(dash, |c| {
             format!("{:.1}", c.as_secs_f64() * 1e6 / out.requests as f64)
         });
-        let (commands, bytes) = at_redis.as_ref().map_or(("–".to_owned(), "–".to_owned()), |r| {
-            (
-                format!("{:.2}", r.round_trips_per_request),
-                r.bytes_per_session.map_or("–".to_owned(), |b| format!("{b:.0}")),
-            )
-        });
+        let rss = row.rss_per_session.map_or_else(dash, |b| format!("{b:.0}"));
+        let (commands, bytes) = row.at_redis.as_ref().map_or_else(
+            || (dash(), dash()),
+            |r| {
+                (
+                    format!("{:.2}", r.round_trips_per_request),
+                    r.bytes_per_session.map_or_else(dash, |b| format!("{b:.0}")),
+                )
+            },
+        );
         println!(
-            "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} |",
-            contender.name(),
-            workload_name(*workload),
+            "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} |",
+            row.contender.name(),
+            workload_name(row.workload),
             out.rps(),
             ratio,
             out.quantile_ms(0.5),
@@ -378,6 +410,7 @@ fn print_table(rows: &[Row]) {
             out.quantile_ms(0.999),
             out.errors,
             cpu,
+            rss,
             commands,
             bytes
         );

@@ -29,6 +29,12 @@ pub enum Contender {
     /// Stint, Redis hot store (a redis-server the benchmark starts, no
     /// persistence), SQLite cold store, every page view recorded.
     StintRedis,
+    /// tower-sessions 0.15 with its `MemoryStore`, the handler counting page
+    /// views in the session.
+    TowerSessionsMemory,
+    /// tower-sessions 0.14 with tower-sessions-redis-store 0.16 (fred) on the
+    /// benchmark's redis-server, the handler counting page views in the session.
+    TowerSessionsRedis,
 }
 
 impl Contender {
@@ -38,6 +44,8 @@ impl Contender {
             Self::Baseline => "baseline",
             Self::StintMemory => "stint (memory)",
             Self::StintRedis => "stint (redis)",
+            Self::TowerSessionsMemory => "tower-sessions 0.15 (memory)",
+            Self::TowerSessionsRedis => "tower-sessions 0.14 + redis-store 0.16",
         }
     }
 
@@ -46,11 +54,46 @@ impl Contender {
             Self::Baseline => "baseline",
             Self::StintMemory => "stint-memory",
             Self::StintRedis => "stint-redis",
+            Self::TowerSessionsMemory => "memory",
+            Self::TowerSessionsRedis => "redis",
         }
+    }
+
+    /// Whether it keeps its sessions in the benchmark's redis-server.
+    pub fn uses_redis(self) -> bool {
+        matches!(self, Self::StintRedis | Self::TowerSessionsRedis)
+    }
+
+    /// Whether it is served by the tower-sessions program (`bench/tower-sessions`).
+    pub fn is_tower_sessions(self) -> bool {
+        matches!(self, Self::TowerSessionsMemory | Self::TowerSessionsRedis)
     }
 }
 
-fn body() -> Bytes {
+/// The tower-sessions program: a workspace of its own, so that its
+/// dependencies are built when the benchmark runs rather than with the
+/// project. Builds it (into this program's target directory) and returns
+/// the executable.
+pub fn build_tower_sessions() -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe.parent().context("the benchmark's directory")?;
+    let target_dir = profile_dir.parent().context("the target directory")?;
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tower-sessions/Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building the tower-sessions contenders ({})", manifest.display());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .context("running cargo")?;
+    anyhow::ensure!(status.success(), "building {} failed", manifest.display());
+    Ok(target_dir.join("release").join("stint-bench-tower-sessions"))
+}
+
+/// The body every contender answers with.
+pub fn body() -> Bytes {
     let products: Vec<_> = [
         ("p-1", "Trail running shoes", 129.99),
         ("p-2", "Merino wool socks", 14.99),
@@ -90,6 +133,9 @@ pub fn serve(contender: Contender) -> Result<()> {
         let mut redis_store: Option<Arc<RedisStore>> = None;
         let app = match contender {
             Contender::Baseline => routes(),
+            Contender::TowerSessionsMemory | Contender::TowerSessionsRedis => {
+                anyhow::bail!("the tower-sessions contenders are served by bench/tower-sessions")
+            }
             Contender::StintMemory | Contender::StintRedis => {
                 let cold = Arc::new(SqlStore::open(&dir.path().join("bench.db")).await?);
                 // As `stint serve` runs it: every record journaled before it is queued.
@@ -142,6 +188,15 @@ pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
     child: Child,
+}
+
+/// What Redis reports of itself.
+#[derive(Clone, Copy, Debug)]
+pub struct RedisStats {
+    /// `used_memory`, bytes.
+    pub used_memory: u64,
+    /// `total_commands_processed`.
+    pub commands: u64,
 }
 
 /// A redis-server of the benchmark's own: loopback, no persistence, on the
@@ -206,19 +261,26 @@ impl Redis {
             .parse()?)
     }
 
-    /// A figure of `INFO`, e.g. `used_memory`.
-    pub fn info(&self, field: &str) -> Result<u64> {
+    /// Its memory in use and the commands it has run so far, from one `INFO`
+    /// (which itself counts as one command, after it answers).
+    pub fn stats(&self) -> Result<RedisStats> {
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string(), "INFO", "all"])
             .output()
             .context("redis-cli")?;
         let text = String::from_utf8_lossy(&out.stdout);
-        text.lines()
-            .find_map(|l| l.strip_prefix(field).and_then(|v| v.strip_prefix(':')))
-            .ok_or_else(|| anyhow!("no {field} in INFO"))?
-            .trim()
-            .parse()
-            .map_err(|e| anyhow!("{field}: {e}"))
+        let field = |name: &str| -> Result<u64> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
+                .ok_or_else(|| anyhow!("no {name} in INFO"))?
+                .trim()
+                .parse()
+                .map_err(|e| anyhow!("{name}: {e}"))
+        };
+        Ok(RedisStats {
+            used_memory: field("used_memory")?,
+            commands: field("total_commands_processed")?,
+        })
     }
 
     /// Empties it between runs.
@@ -238,9 +300,19 @@ impl Drop for Redis {
     }
 }
 
-/// Starts `contender` as a child process, on core 1 when `pin`.
-pub fn spawn(contender: Contender, pin: bool, redis: Option<&Redis>) -> Result<Running> {
-    let exe = std::env::current_exe()?;
+/// Starts `contender` as a child process, on core 1 when `pin`; the
+/// tower-sessions contenders from `tower_sessions` (see [`build_tower_sessions`]).
+pub fn spawn(
+    contender: Contender,
+    pin: bool,
+    redis: Option<&Redis>,
+    tower_sessions: Option<&std::path::Path>,
+) -> Result<Running> {
+    let exe = match tower_sessions {
+        Some(path) if contender.is_tower_sessions() => path.to_owned(),
+        _ if contender.is_tower_sessions() => anyhow::bail!("the tower-sessions program was not built"),
+        _ => std::env::current_exe()?,
+    };
     let mut cmd = if pin {
         let mut c = Command::new("taskset");
         c.arg("-c")
@@ -255,8 +327,15 @@ pub fn spawn(contender: Contender, pin: bool, redis: Option<&Redis>) -> Result<R
         cmd.env("STINT_BENCH_REDIS_URL", &r.url)
             .env("STINT_BENCH_REPORT", &r.report);
     }
+    if contender.is_tower_sessions() {
+        cmd.arg(contender.arg()).env(
+            "STINT_BENCH_BODY",
+            std::str::from_utf8(&body()).context("the body")?,
+        );
+    } else {
+        cmd.args(["server", contender.arg()]);
+    }
     let mut child = cmd
-        .args(["server", contender.arg()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -283,6 +362,20 @@ impl Running {
         let stime: u64 = fields.get(12)?.parse().ok()?;
         let ticks = clock_ticks()?;
         Some(Duration::from_secs_f64((utime + stime) as f64 / ticks as f64))
+    }
+
+    /// Resident memory of the server (Linux), in bytes.
+    pub fn rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
     }
 
     /// Stops it (SIGINT: a clean shutdown) and waits.

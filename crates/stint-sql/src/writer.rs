@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use stint_core::store::{ColdStore, Record, Sink};
 use stint_core::{Error, Result};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::journal::{self, Journal};
 use tokio::task::JoinHandle;
@@ -33,7 +33,11 @@ pub struct WriterConfig {
     /// Most records written in one transaction.
     pub batch: usize,
     /// How long the writer waits for more records when fewer than a batch
-    /// are queued: a few milliseconds turn many small commits into one.
+    /// are queued: the longer, the fewer commits, and each commit rewrites the
+    /// index pages it touched. The wait ends early for a [`Sink::commit`], a
+    /// [`Sink::flush`] or a shutdown, so nobody who waits for the store waits
+    /// for the linger; what it delays is only when the store gets records
+    /// nobody asked for yet (and the journal keeps those safe meanwhile).
     pub linger: Duration,
     /// Longest pause between retries of a failed batch.
     pub max_backoff: Duration,
@@ -56,7 +60,7 @@ impl Default for WriterConfig {
         Self {
             queue: 65_536,
             batch: 2_048,
-            linger: Duration::from_millis(5),
+            linger: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
             shutdown_retries: 5,
             send_timeout: Duration::from_millis(250),
@@ -82,6 +86,8 @@ pub struct Writer {
     send_timeout: Duration,
     commit_timeout: Duration,
     journal: Option<Arc<Mutex<Journal>>>,
+    /// Cuts the writer's linger short: someone waits for the store.
+    hurry: Arc<Notify>,
 }
 
 /// The running writer task; [`WriterTask::shutdown`] drains it.
@@ -89,6 +95,7 @@ pub struct Writer {
 pub struct WriterTask {
     tx: mpsc::Sender<Msg>,
     join: JoinHandle<()>,
+    hurry: Arc<Notify>,
 }
 
 impl Writer {
@@ -132,15 +139,24 @@ impl Writer {
     ) -> (Writer, WriterTask) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let failing = Arc::new(AtomicBool::new(false));
-        let join = tokio::spawn(run(store, rx, config, Arc::clone(&failing), journal.clone()));
+        let hurry = Arc::new(Notify::new());
+        let join = tokio::spawn(run(
+            store,
+            rx,
+            config,
+            Arc::clone(&failing),
+            journal.clone(),
+            Arc::clone(&hurry),
+        ));
         let writer = Writer {
             tx: tx.clone(),
             failing,
             send_timeout: config.send_timeout,
             commit_timeout: config.commit_timeout,
             journal,
+            hurry: Arc::clone(&hurry),
         };
-        (writer, WriterTask { tx, join })
+        (writer, WriterTask { tx, join, hurry })
     }
 
     /// Waits until everything queued so far is committed.
@@ -150,6 +166,7 @@ impl Writer {
             .send(Msg::Flush(done))
             .await
             .map_err(|_| Error::WriterClosed)?;
+        self.hurry.notify_one();
         wait.await.map_err(|_| Error::WriterClosed)
     }
 
@@ -165,6 +182,7 @@ impl WriterTask {
     pub async fn shutdown(self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Stop(done)).await.is_ok() {
+            self.hurry.notify_one();
             let _ = wait.await;
         }
         let _ = self.join.await;
@@ -244,12 +262,14 @@ impl Sink for Writer {
         let (done, wait) = oneshot::channel();
         self.journaled(record, |r, segment| Msg::Commit(r, segment, done))
             .await?;
+        self.hurry.notify_one();
         self.wait(wait).await
     }
 
     async fn flush(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.enqueue(Msg::Flush(done)).await?;
+        self.hurry.notify_one();
         self.wait(wait).await
     }
 }
@@ -271,6 +291,7 @@ async fn run(
     config: WriterConfig,
     failing: Arc<AtomicBool>,
     journal: Option<Arc<Mutex<Journal>>>,
+    hurry: Arc<Notify>,
 ) {
     let mut batch: Vec<Record> = Vec::with_capacity(config.batch);
     // The newest journal segment in the batch; whether a record was given up.
@@ -280,10 +301,15 @@ async fn run(
     let mut stop: Option<oneshot::Sender<()>> = None;
     while let Some(first) = rx.recv().await {
         // Group commit: unless a batch is already waiting, or someone waits
-        // for this commit, give the queue a moment to fill.
+        // for this commit, give the queue a moment to fill. A waiter queued
+        // meanwhile ends the moment (a stale wake-up only makes one batch
+        // smaller).
         let urgent = matches!(first, Msg::Commit(..) | Msg::Flush(_) | Msg::Stop(_));
         if !urgent && rx.len() < config.batch && !config.linger.is_zero() {
-            tokio::time::sleep(config.linger).await;
+            tokio::select! {
+                () = tokio::time::sleep(config.linger) => {}
+                () = hurry.notified() => {}
+            }
         }
         let mut next = Some(first);
         while let Some(msg) = next.take() {

@@ -37,7 +37,13 @@ pub(crate) enum Pool {
 /// whichever backend the store has; the body is compiled once per backend.
 macro_rules! on_pool {
     ($store:expr, |$p:ident, $d:ident| $body:expr) => {
-        match &$store.pool {
+        on_pool!(@ &$store.pool, |$p, $d| $body)
+    };
+    (writes $store:expr, |$p:ident, $d:ident| $body:expr) => {
+        on_pool!(@ &$store.writes, |$p, $d| $body)
+    };
+    (@ $pool:expr, |$p:ident, $d:ident| $body:expr) => {
+        match $pool {
             $crate::store::Pool::Sqlite($p) => {
                 #[allow(unused_variables)]
                 let $d = &$crate::store::SQLITE;
@@ -174,6 +180,10 @@ pub(crate) const POSTGRES: Dialect = Dialect {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pub(crate) pool: Pool,
+    /// Where the writer's batches go. SQLite: a connection of its own
+    /// (SQLite has one writer at a time anyway), so that every batch finds
+    /// the pages the last one left in its cache; PostgreSQL: the pool.
+    writes: Pool,
 }
 
 /// Rows per multi-row statement: few enough to stay far below either
@@ -251,15 +261,23 @@ impl SqlStore {
                 .await
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
         }
-        let pool = SqlitePoolOptions::new()
-            // An in-memory database lives in one connection.
-            .max_connections(if in_memory { 1 } else { 8 })
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+        let open = |connections: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+        };
+        // An in-memory database lives in one connection.
+        let pool = open(if in_memory { 1 } else { 8 })
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;
+        let writes = if in_memory {
+            pool.clone()
+        } else {
+            open(1).await.map_err(|e| StoreError::Connect(e.to_string()))?
+        };
         if in_memory {
             let mut conn = pool
                 .acquire()
@@ -269,6 +287,7 @@ impl SqlStore {
         }
         Ok(Self {
             pool: Pool::Sqlite(pool),
+            writes: Pool::Sqlite(writes),
         })
     }
 
@@ -285,7 +304,8 @@ impl SqlStore {
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         migrate::postgres(&pool).await?;
         Ok(Self {
-            pool: Pool::Postgres(pool),
+            pool: Pool::Postgres(pool.clone()),
+            writes: Pool::Postgres(pool),
         })
     }
 
@@ -321,11 +341,12 @@ impl SqlStore {
 
     /// Closes every connection.
     pub async fn close(&self) {
-        on_pool!(self, |p, d| p.close().await)
+        on_pool!(self, |p, d| p.close().await);
+        on_pool!(writes self, |p, d| p.close().await);
     }
 
     async fn write_batch(&self, f: &Folded<'_>) -> Result<()> {
-        on_pool!(self, |p, d| {
+        on_pool!(writes self, |p, d| {
             let mut tx = p.begin().await.map_err(cold)?;
             let snapshots: Vec<&(&Session, Option<TokenHash>)> = f.snapshots.values().collect();
             for chunk in snapshots.chunks(ROWS_PER_STATEMENT) {

@@ -95,6 +95,10 @@ struct RunArgs {
     /// Workloads to run (default: both).
     #[arg(long, value_enum, value_delimiter = ',')]
     workloads: Vec<Workload>,
+    /// Runs of the whole table. Each figure printed is the median over the
+    /// runs, each ratio taken against the baseline of its own run first.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
 }
 
 /// What the simulated visitors do.
@@ -264,7 +268,7 @@ fn run(args: RunArgs) -> Result<()> {
         None
     };
     let mut rows = Vec::new();
-    for &workload in &workloads {
+    for (run, &workload) in (0..args.runs).flat_map(|run| workloads.iter().map(move |w| (run, w))) {
         for &contender in &contenders {
             let redis = redis.as_ref().filter(|_| contender.uses_redis());
             let before = match redis {
@@ -324,6 +328,7 @@ fn run(args: RunArgs) -> Result<()> {
                 result.rps()
             );
             rows.push(Row {
+                run,
                 contender,
                 workload,
                 out: result,
@@ -359,8 +364,9 @@ fn workload_name(w: Workload) -> &'static str {
     }
 }
 
-/// One contender under one workload.
+/// One contender under one workload, in one run.
 struct Row {
+    run: u32,
     contender: server::Contender,
     workload: Workload,
     out: load::Outcome,
@@ -370,49 +376,75 @@ struct Row {
     at_redis: Option<AtRedis>,
 }
 
+/// The median of what is there (`None` for nothing).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
 fn print_table(rows: &[Row]) {
+    let runs = rows.iter().map(|r| r.run + 1).max().unwrap_or(1);
     println!();
+    if runs > 1 {
+        println!("Medians of {runs} runs; each ratio is taken against its own run's baseline.");
+        println!();
+    }
     println!(
         "| contender | workload | req/s | ratio to baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req | server memory bytes/session | Redis round trips/req | Redis bytes/session |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let dash = || "–".to_owned();
-    for row in rows {
-        let out = &row.out;
-        let base = rows
+    let fmt = |v: Option<f64>, digits: usize| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"));
+    for first in rows.iter().filter(|r| r.run == 0) {
+        let same: Vec<&Row> = rows
             .iter()
-            .find(|r| r.contender == server::Contender::Baseline && r.workload == row.workload)
-            .map(|r| r.out.rps());
-        let ratio = base
-            .map(|b| out.rps() / b)
-            .map_or_else(dash, |r| format!("{r:.3}"));
-        let cpu = row.cpu.filter(|_| out.requests > 0).map_or_else(dash, |c| {
-            format!("{:.1}", c.as_secs_f64() * 1e6 / out.requests as f64)
+            .filter(|r| r.contender == first.contender && r.workload == first.workload)
+            .collect();
+        let of = |f: &dyn Fn(&Row) -> Option<f64>| median(same.iter().filter_map(|r| f(r)).collect());
+        let ratio = of(&|row| {
+            rows.iter()
+                .find(|b| {
+                    b.contender == server::Contender::Baseline
+                        && b.workload == row.workload
+                        && b.run == row.run
+                })
+                .map(|b| row.out.rps() / b.out.rps())
         });
-        let rss = row.rss_per_session.map_or_else(dash, |b| format!("{b:.0}"));
-        let (commands, bytes) = row.at_redis.as_ref().map_or_else(
-            || (dash(), dash()),
-            |r| {
-                (
-                    format!("{:.2}", r.round_trips_per_request),
-                    r.bytes_per_session.map_or_else(dash, |b| format!("{b:.0}")),
-                )
-            },
-        );
+        let cpu = of(&|row| {
+            row.cpu
+                .filter(|_| row.out.requests > 0)
+                .map(|c| c.as_secs_f64() * 1e6 / row.out.requests as f64)
+        });
         println!(
-            "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} |",
-            row.contender.name(),
-            workload_name(row.workload),
-            out.rps(),
-            ratio,
-            out.quantile_ms(0.5),
-            out.quantile_ms(0.99),
-            out.quantile_ms(0.999),
-            out.errors,
-            cpu,
-            rss,
-            commands,
-            bytes
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            first.contender.name(),
+            workload_name(first.workload),
+            fmt(of(&|r| Some(r.out.rps())), 0),
+            fmt(ratio, 3),
+            fmt(of(&|r| Some(r.out.quantile_ms(0.5))), 3),
+            fmt(of(&|r| Some(r.out.quantile_ms(0.99))), 3),
+            fmt(of(&|r| Some(r.out.quantile_ms(0.999))), 3),
+            same.iter().map(|r| r.out.errors).sum::<u64>(),
+            fmt(cpu, 1),
+            fmt(of(&|r| r.rss_per_session), 0),
+            fmt(of(&|r| r.at_redis.as_ref().map(|a| a.round_trips_per_request)), 2),
+            fmt(of(&|r| r.at_redis.as_ref().and_then(|a| a.bytes_per_session)), 0),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(Vec::new()), None);
     }
 }

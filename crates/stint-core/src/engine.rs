@@ -181,27 +181,24 @@ impl Engine {
         session.id = SessionId::for_token(&hash);
         i.hot.insert(&session, &hash, &i.policy).await?;
         let at = session.started_at;
-        i.sink
-            .send(Record::Snapshot {
-                session: session.clone(),
-                token: Some(hash),
-            })
-            .await?;
-        if !hit.analytics {
-            return Ok((session, token));
-        }
-        i.sink
-            .send(Record::Event(Event::new(
+        let mut records = Vec::with_capacity(3);
+        records.push(Record::Snapshot {
+            session: session.clone(),
+            token: Some(hash),
+        });
+        if hit.analytics {
+            records.push(Record::Event(Event::new(
                 session.id,
                 visitor_id,
                 kinds::SESSION_START,
                 at,
-            )))
-            .await?;
-        if let Some(page) = hit.page {
-            let event = Event::new(session.id, visitor_id, kinds::PAGE_VIEW, at).page(page);
-            i.sink.send(Record::PageView { event, page_views: 1 }).await?;
+            )));
+            if let Some(page) = hit.page {
+                let event = Event::new(session.id, visitor_id, kinds::PAGE_VIEW, at).page(page);
+                records.push(Record::PageView { event, page_views: 1 });
+            }
         }
+        i.sink.send_all(records).await?;
         Ok((session, token))
     }
 
@@ -220,19 +217,21 @@ impl Engine {
         let i = &*self.inner;
         let token = Token::generate_for(&session.id);
         i.hot.insert(session, &token.hash(), &i.policy).await?;
-        i.sink
-            .send(Record::Snapshot {
-                session: session.clone(),
-                token: Some(token.hash()),
-            })
-            .await?;
         let start = Event::new(
             session.id,
             session.visitor_id,
             kinds::SESSION_START,
             session.started_at,
         );
-        i.sink.send(Record::Event(start)).await?;
+        i.sink
+            .send_all(vec![
+                Record::Snapshot {
+                    session: session.clone(),
+                    token: Some(token.hash()),
+                },
+                Record::Event(start),
+            ])
+            .await?;
         Ok(token)
     }
 
@@ -252,12 +251,14 @@ impl Engine {
         let event = Event::new(session.id, session.visitor_id, kinds::CUSTOMER_LOGIN, now)
             .metadata(json!({ "customerId": customer_id }));
         i.sink
-            .send(Record::Snapshot {
-                session: session.clone(),
-                token: Some(token.hash()),
-            })
+            .send_all(vec![
+                Record::Snapshot {
+                    session: session.clone(),
+                    token: Some(token.hash()),
+                },
+                Record::Event(event),
+            ])
             .await?;
-        i.sink.send(Record::Event(event)).await?;
         Ok((session, token))
     }
 

@@ -334,6 +334,16 @@ pub trait Sink: Send + Sync + 'static {
     /// and counted) or once the writer has stopped.
     async fn send(&self, record: Record) -> Result<()>;
 
+    /// Queues `records` in order, as [`Sink::send`] would one by one; a
+    /// journaling sink writes them in one go (a new session's snapshot and
+    /// first events are one write, not three).
+    async fn send_all(&self, records: Vec<Record>) -> Result<()> {
+        for record in records {
+            self.send(record).await?;
+        }
+        Ok(())
+    }
+
     /// Queues a record and waits until it, and everything queued before it,
     /// is committed to the cold store. On a timeout the record stays queued.
     async fn commit(&self, record: Record) -> Result<()>;

@@ -86,8 +86,8 @@ impl Journal {
         })
     }
 
-    /// Appends `record`; returns its segment.
-    pub(crate) fn append(&mut self, record: &Record) -> Result<u64> {
+    /// Appends `records` with one write, all in one segment; returns it.
+    pub(crate) fn append_all(&mut self, records: &[Record]) -> Result<u64> {
         if self.closed {
             return Err(Error::WriterClosed);
         }
@@ -97,11 +97,15 @@ impl Journal {
             self.bytes = 0;
         }
         self.buf.clear();
-        self.buf.extend_from_slice(&[0; 4]);
-        rmp_serde::encode::write(&mut self.buf, &EntryRef::from(record))
-            .map_err(|e| Error::cold(format!("journal: encoding: {e}")))?;
-        let len = u32::try_from(self.buf.len() - 4).map_err(|_| Error::cold("journal: record too large"))?;
-        self.buf[..4].copy_from_slice(&len.to_le_bytes());
+        for record in records {
+            let start = self.buf.len();
+            self.buf.extend_from_slice(&[0; 4]);
+            rmp_serde::encode::write(&mut self.buf, &EntryRef::from(record))
+                .map_err(|e| Error::cold(format!("journal: encoding: {e}")))?;
+            let len = u32::try_from(self.buf.len() - start - 4)
+                .map_err(|_| Error::cold("journal: record too large"))?;
+            self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        }
         self.file.write_all(&self.buf).map_err(|e| io("appending", e))?;
         self.bytes += self.buf.len() as u64;
         Ok(self.segment)
@@ -446,7 +450,7 @@ mod tests {
         let written = records();
         let mut j = Journal::create(root.path()).unwrap();
         for r in &written {
-            j.append(r).unwrap();
+            j.append_all(std::slice::from_ref(r)).unwrap();
         }
         // While this process holds the journal, nobody adopts it.
         assert!(orphans(root.path()).unwrap().is_empty());
@@ -459,12 +463,25 @@ mod tests {
     }
 
     #[test]
+    fn records_appended_in_one_write_come_back_in_order() {
+        let root = tempfile::tempdir().unwrap();
+        let written = records();
+        let mut j = Journal::create(root.path()).unwrap();
+        j.append_all(&written[..1]).unwrap();
+        j.append_all(&written[1..]).unwrap();
+        drop(j);
+        let found = orphans(root.path()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1, written);
+    }
+
+    #[test]
     fn a_torn_tail_is_ignored_and_the_rest_kept() {
         let root = tempfile::tempdir().unwrap();
         let written = records();
         let mut j = Journal::create(root.path()).unwrap();
         for r in &written {
-            j.append(r).unwrap();
+            j.append_all(std::slice::from_ref(r)).unwrap();
         }
         let seg = segment_path(&j.dir, 0);
         drop(j);
@@ -481,7 +498,7 @@ mod tests {
         let r = &records()[1];
         let mut last = 0;
         while last < 3 {
-            last = j.append(r).unwrap();
+            last = j.append_all(std::slice::from_ref(r)).unwrap();
         }
         j.pin(1);
         j.committed_before(3);
@@ -496,7 +513,7 @@ mod tests {
         assert_eq!(left, ["0000000001.seg", "0000000003.seg"]);
         let dir = j.dir.clone();
         j.close();
-        assert!(j.append(r).is_err(), "closed");
+        assert!(j.append_all(std::slice::from_ref(r)).is_err(), "closed");
         // The pinned segment stays for the next start; the rest is gone.
         assert!(segment_path(&dir, 1).exists());
         assert!(!segment_path(&dir, 3).exists());

@@ -236,14 +236,7 @@ impl Writer {
             return self.enqueue(msg(record, 0)).await;
         };
         let mut j = journal.lock().await;
-        let segment = match j.append(&record) {
-            Ok(segment) => segment,
-            Err(e) => {
-                metrics::counter!("stint_journal_failures_total").increment(1);
-                tracing::error!(error = %e, "a record could not be journaled; it is queued all the same");
-                0
-            }
-        };
+        let segment = append(&mut j, std::slice::from_ref(&record));
         let queued = self.enqueue(msg(record, segment)).await;
         if queued.is_err() {
             j.pin(segment);
@@ -256,6 +249,26 @@ impl Writer {
 impl Sink for Writer {
     async fn send(&self, record: Record) -> Result<()> {
         self.journaled(record, Msg::Record).await
+    }
+
+    async fn send_all(&self, records: Vec<Record>) -> Result<()> {
+        records.iter().for_each(count_queued);
+        let Some(journal) = &self.journal else {
+            for record in records {
+                self.enqueue(Msg::Record(record, 0)).await?;
+            }
+            return Ok(());
+        };
+        let mut j = journal.lock().await;
+        let segment = append(&mut j, &records);
+        for record in records {
+            if let Err(e) = self.enqueue(Msg::Record(record, segment)).await {
+                // The rest are in the journal: the next start writes them.
+                j.pin(segment);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     async fn commit(&self, record: Record) -> Result<()> {
@@ -271,6 +284,19 @@ impl Sink for Writer {
         self.enqueue(Msg::Flush(done)).await?;
         self.hurry.notify_one();
         self.wait(wait).await
+    }
+}
+
+/// Journals `records` with one write and returns their segment; a failure is
+/// counted and logged, and the records are queued all the same (segment 0).
+fn append(journal: &mut Journal, records: &[Record]) -> u64 {
+    match journal.append_all(records) {
+        Ok(segment) => segment,
+        Err(e) => {
+            metrics::counter!("stint_journal_failures_total").increment(records.len() as u64);
+            tracing::error!(error = %e, "records could not be journaled; they are queued all the same");
+            0
+        }
     }
 }
 

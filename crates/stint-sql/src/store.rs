@@ -238,8 +238,6 @@ impl SqlStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false)
-            // Statement journals and sorts stay in memory rather than temporary files.
-            .pragma("temp_store", "memory")
             // 16 MiB of page cache (the default is 2 MiB): a group commit of
             // thousands of events no longer spills dirty pages mid-transaction.
             .pragma("cache_size", "-16384")

@@ -228,52 +228,52 @@ impl Writer {
 }
 
 impl Writer {
-    /// Journals the record (if there is a journal), then queues it, under one
-    /// lock: the queue's order is the journal's.
-    async fn journaled(&self, record: Record, msg: impl FnOnce(Record, u64) -> Msg) -> Result<()> {
-        count_queued(&record);
-        let Some(journal) = &self.journal else {
-            return self.enqueue(msg(record, 0)).await;
+    /// Journals `records` with one write (if there is a journal), then queues
+    /// them, under one lock: the queue's order is the journal's. The last
+    /// record is queued as `last` makes it (a commit carries its waiter).
+    async fn journaled<R>(&self, records: R, last: impl FnOnce(Record, u64) -> Msg) -> Result<()>
+    where
+        R: AsRef<[Record]> + IntoIterator<Item = Record>,
+    {
+        records.as_ref().iter().for_each(count_queued);
+        let mut journal = match &self.journal {
+            Some(j) => Some(j.lock().await),
+            None => None,
         };
-        let mut j = journal.lock().await;
-        let segment = append(&mut j, std::slice::from_ref(&record));
-        let queued = self.enqueue(msg(record, segment)).await;
-        if queued.is_err() {
-            j.pin(segment);
+        let segment = journal.as_deref_mut().map_or(0, |j| append(j, records.as_ref()));
+        let mut last = Some(last);
+        let mut records = records.into_iter().peekable();
+        while let Some(record) = records.next() {
+            let msg = match last.take_if(|_| records.peek().is_none()) {
+                Some(last) => last(record, segment),
+                None => Msg::Record(record, segment),
+            };
+            if let Err(e) = self.enqueue(msg).await {
+                // This record and the rest are in the journal: the next
+                // start writes them.
+                if let Some(j) = journal.as_mut() {
+                    j.pin(segment);
+                }
+                return Err(e);
+            }
         }
-        queued
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Sink for Writer {
     async fn send(&self, record: Record) -> Result<()> {
-        self.journaled(record, Msg::Record).await
+        self.journaled([record], Msg::Record).await
     }
 
     async fn send_all(&self, records: Vec<Record>) -> Result<()> {
-        records.iter().for_each(count_queued);
-        let Some(journal) = &self.journal else {
-            for record in records {
-                self.enqueue(Msg::Record(record, 0)).await?;
-            }
-            return Ok(());
-        };
-        let mut j = journal.lock().await;
-        let segment = append(&mut j, &records);
-        for record in records {
-            if let Err(e) = self.enqueue(Msg::Record(record, segment)).await {
-                // The rest are in the journal: the next start writes them.
-                j.pin(segment);
-                return Err(e);
-            }
-        }
-        Ok(())
+        self.journaled(records, Msg::Record).await
     }
 
     async fn commit(&self, record: Record) -> Result<()> {
         let (done, wait) = oneshot::channel();
-        self.journaled(record, |r, segment| Msg::Commit(r, segment, done))
+        self.journaled([record], |r, segment| Msg::Commit(r, segment, done))
             .await?;
         self.hurry.notify_one();
         self.wait(wait).await

@@ -15,8 +15,8 @@ use hyper_util::rt::TokioIo;
 
 use crate::Workload;
 
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
-const PATH: &str = "/api/storefront/products";
+pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+pub const PATH: &str = "/api/storefront/products";
 
 /// One run's parameters.
 pub struct Config {

@@ -13,6 +13,7 @@
 mod analytics;
 mod events;
 mod load;
+mod memory;
 mod server;
 
 use std::process::{Command, Stdio};
@@ -69,6 +70,13 @@ enum Cmd {
         /// Days they spread over (ending today).
         #[arg(long, default_value_t = 30)]
         days: u64,
+    },
+    /// Memory per live session in the in-process hot store: the session's
+    /// own data, and what the store adds to hold it.
+    Memory {
+        /// Sessions to hold.
+        #[arg(long, default_value_t = 200_000)]
+        sessions: usize,
     },
     /// Serves one contender (used by `run`).
     Server {
@@ -169,6 +177,21 @@ fn main() -> Result<()> {
                     out.per_second()
                 );
             }
+            Ok(())
+        }
+        Cmd::Memory { sessions } => {
+            let o = memory::measure(sessions)?;
+            println!(
+                "| sessions | bytes/session in the store | of which the session's data | the store's own |"
+            );
+            println!("|---|---|---|---|");
+            println!(
+                "| {} | {:.0} | {:.0} | {:.0} |",
+                o.sessions,
+                o.stored,
+                o.data,
+                o.overhead()
+            );
             Ok(())
         }
         Cmd::Drive {

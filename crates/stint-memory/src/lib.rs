@@ -65,8 +65,10 @@ struct Slot {
 #[derive(Debug)]
 struct Entry {
     session: Session,
+    /// The current token. A token replaced at login is not kept here: its
+    /// slot finds this entry until its grace window ends, and finds nothing
+    /// once the entry is removed; the sweeper drops it after the window.
     token: TokenHash,
-    previous: Option<TokenHash>,
     expires_at: Timestamp,
     removed: bool,
 }
@@ -152,9 +154,6 @@ impl MemoryStore {
         }
         e.removed = true;
         self.tokens.remove(&e.token);
-        if let Some(prev) = e.previous {
-            self.tokens.remove(&prev);
-        }
         if let Some(customer) = &e.session.customer_id {
             self.unindex(customer, id);
         }
@@ -178,7 +177,6 @@ impl HotStore for MemoryStore {
         let entry = Arc::new(Mutex::new(Entry {
             session: session.clone(),
             token: *token,
-            previous: None,
             expires_at: session.expires_at(policy),
             removed: false,
         }));
@@ -258,9 +256,6 @@ impl HotStore for MemoryStore {
         }
         if let Some((new_token, grace_until)) = update.new_token {
             let old = std::mem::replace(&mut e.token, new_token);
-            if let Some(older) = e.previous.replace(old) {
-                self.tokens.remove(&older);
-            }
             self.tokens.insert(
                 old,
                 Slot {
@@ -365,6 +360,34 @@ mod tests {
         assert_eq!(store.purge_expired(now.plus_secs(1800)), 10);
         assert_eq!(store.sessions.len(), 0);
         assert_eq!(store.tokens.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_replaced_token_of_a_removed_session_goes_with_its_grace_window() {
+        let store = MemoryStore::new();
+        let policy = Policy::default();
+        let s = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        let (old, new) = (Token::generate().hash(), Token::generate().hash());
+        store.insert(&s, &old, &policy).await.unwrap();
+        let login = Update {
+            new_token: Some((new, Timestamp(0).plus_secs(10))),
+            ..Update::default()
+        };
+        store.update(&s.id, &login).await.unwrap().unwrap();
+        store.remove(&s.id).await.unwrap().unwrap();
+        // The replaced token's slot outlives the session, finding nothing…
+        assert_eq!(store.tokens.len(), 1);
+        let touch = Touch {
+            now: Timestamp(1_000),
+            page_view: true,
+            policy,
+        };
+        assert_eq!(store.resume(&old, &touch).await.unwrap(), Lookup::Missing);
+        // …until the sweep after its window.
+        store.purge_expired(Timestamp(9_999));
+        assert_eq!(store.tokens.len(), 1);
+        store.purge_expired(Timestamp(10_000));
+        assert!(store.tokens.is_empty());
     }
 
     #[tokio::test]

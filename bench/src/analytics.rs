@@ -47,11 +47,11 @@ pub async fn measure(url: &str, events: u64, days: u64) -> Result<Outcome> {
         n += 1;
         let start = Timestamp(first_day + i64::try_from(n * 7919 % (days * 86_400)).unwrap_or(0) * 1000);
         let attributes = Attributes {
-            device: Some(devices[(n % 3) as usize].to_owned()),
-            browser: Some("Chrome".to_owned()),
-            os: Some("Windows".to_owned()),
-            landing_page: Some("/api/storefront/products".to_owned()),
-            utm_source: sources[(n % 4) as usize].map(str::to_owned),
+            device: Some(devices[(n % 3) as usize].into()),
+            browser: Some("Chrome".into()),
+            os: Some("Windows".into()),
+            landing_page: Some("/api/storefront/products".into()),
+            utm_source: sources[(n % 4) as usize].map(Into::into),
             ..Attributes::default()
         };
         let mut s = Session::new(VisitorId::new(), attributes, start);

@@ -59,7 +59,7 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use id::{InvalidId, SessionId, VisitorId};
 pub use policy::Policy;
-pub use session::{Attributes, Data, Session, SessionKind};
+pub use session::{Attributes, Data, Session, SessionKind, data_from, empty_data};
 pub use store::{ColdStore, HotStore};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TOKEN_TEXT_LEN, Token, TokenHash};

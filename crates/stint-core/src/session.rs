@@ -40,30 +40,34 @@ impl SessionKind {
 
 /// What the first request of a session said about the visitor. Fixed for the
 /// session's life (attribution is the first request's), so it is shared, not copied.
+///
+/// The texts are shared too: the device, browser, OS and country of a new
+/// session point at the copy the request context keeps for all sessions with
+/// the same value, so that a live session holds only what is its own.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attributes {
     /// The client address, already anonymised.
-    pub ip_address: Option<String>,
+    pub ip_address: Option<Arc<str>>,
     /// `desktop`, `mobile`, `tablet` or `bot`.
-    pub device: Option<String>,
+    pub device: Option<Arc<str>>,
     /// Browser family, e.g. `Chrome`.
-    pub browser: Option<String>,
+    pub browser: Option<Arc<str>>,
     /// Operating system family, e.g. `Windows`.
-    pub os: Option<String>,
+    pub os: Option<Arc<str>>,
     /// ISO country code, when known.
-    pub country: Option<String>,
+    pub country: Option<Arc<str>>,
     /// City, when known.
-    pub city: Option<String>,
+    pub city: Option<Arc<str>>,
     /// Path and query of the first request.
-    pub landing_page: Option<String>,
+    pub landing_page: Option<Arc<str>>,
     /// The `Referer` of the first request.
-    pub referrer: Option<String>,
+    pub referrer: Option<Arc<str>>,
     /// `utm_source` of the first request.
-    pub utm_source: Option<String>,
+    pub utm_source: Option<Arc<str>>,
     /// `utm_medium` of the first request.
-    pub utm_medium: Option<String>,
+    pub utm_medium: Option<Arc<str>>,
     /// `utm_campaign` of the first request.
-    pub utm_campaign: Option<String>,
+    pub utm_campaign: Option<Arc<str>>,
 }
 
 /// The application's key/value data of a session (the cart, preferences, …).
@@ -71,6 +75,22 @@ pub struct Attributes {
 /// Copy-on-write: a resumed session shares the stored map, and only a change
 /// allocates a new one.
 pub type Data = Arc<Map<String, Value>>;
+
+/// Data with no keys. Every session starts with it, and all of them share one
+/// map until their first change (see [`Data`]).
+pub fn empty_data() -> Data {
+    static EMPTY: std::sync::LazyLock<Data> = std::sync::LazyLock::new(Data::default);
+    Arc::clone(&EMPTY)
+}
+
+/// `map` as [`Data`]; an empty map is the shared one of [`empty_data`].
+pub fn data_from(map: Map<String, Value>) -> Data {
+    if map.is_empty() {
+        empty_data()
+    } else {
+        Arc::new(map)
+    }
+}
 
 /// One session.
 #[derive(Clone, Debug, PartialEq)]
@@ -119,7 +139,7 @@ impl Session {
             last_seen_at: now,
             ended_at: None,
             attributes: Arc::new(attributes),
-            data: Data::default(),
+            data: empty_data(),
             version: 0,
         }
     }

@@ -103,7 +103,7 @@ pub(crate) fn decode(rec: &[u8]) -> Result<(Session, TokenHash)> {
         last_seen_at: Timestamp(int(9)),
         ended_at: None,
         attributes: Arc::new(attributes),
-        data: Arc::new(data),
+        data: stint_core::data_from(data),
         version: u64::try_from(int(25)).unwrap_or(0),
     };
     Ok((session, TokenHash(token)))

@@ -381,7 +381,7 @@ impl From<Entry> for Record {
                     last_seen_at: Timestamp(s.last_seen),
                     ended_at: s.ended.map(Timestamp),
                     attributes: std::sync::Arc::new(s.attributes),
-                    data: std::sync::Arc::new(s.data),
+                    data: stint_core::data_from(s.data),
                     version: s.version,
                 },
                 token: token.map(TokenHash),

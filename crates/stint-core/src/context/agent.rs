@@ -7,7 +7,7 @@
 //! crawlers, and they get sessions like any browser.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 /// The uap-core regexes, version 0.18.0.
 const REGEXES: &str = include_str!("../../data/regexes.yaml");
@@ -58,6 +58,20 @@ impl DeviceClass {
             Self::Bot => "bot",
         }
     }
+
+    /// [`DeviceClass::as_str`], as one text shared by every session's attributes.
+    pub fn shared_name(self) -> Arc<str> {
+        static NAMES: LazyLock<[Arc<str>; 4]> = LazyLock::new(|| {
+            [
+                DeviceClass::Desktop,
+                DeviceClass::Mobile,
+                DeviceClass::Tablet,
+                DeviceClass::Bot,
+            ]
+            .map(|d| Arc::from(d.as_str()))
+        });
+        Arc::clone(&NAMES[self as usize])
+    }
 }
 
 /// What a user agent string says.
@@ -66,17 +80,17 @@ pub struct Agent {
     /// Device class.
     pub device: DeviceClass,
     /// Browser family (`Chrome`, `Firefox`, `Mobile Safari`, …; `Other` if unknown).
-    pub browser: String,
+    pub browser: Arc<str>,
     /// OS family (`Windows`, `Mac OS X`, `Android`, `iOS`, …; `Other` if unknown).
-    pub os: String,
+    pub os: Arc<str>,
 }
 
 impl Default for Agent {
     fn default() -> Self {
         Self {
             device: DeviceClass::Desktop,
-            browser: "Other".to_owned(),
-            os: "Other".to_owned(),
+            browser: "Other".into(),
+            os: "Other".into(),
         }
     }
 }
@@ -165,10 +179,10 @@ impl AgentParser {
         let mut agent = Agent::default();
         if let Some(x) = &self.extractor {
             if let Some(b) = x.ua.extract(ua) {
-                agent.browser = b.family.into_owned();
+                agent.browser = b.family.as_ref().into();
             }
             if let Some(o) = x.os.extract(ua) {
-                agent.os = o.os.into_owned();
+                agent.os = o.os.as_ref().into();
             }
         }
         agent.device = if self.bots.is_bot(ua) {
@@ -222,24 +236,24 @@ mod tests {
         let p = AgentParser::shared();
         let a = p.parse(CHROME_WIN);
         assert_eq!(
-            (a.device, a.browser.as_str(), a.os.as_str()),
+            (a.device, &*a.browser, &*a.os),
             (DeviceClass::Desktop, "Chrome", "Windows")
         );
         let a = p.parse(SAFARI_IPHONE);
         assert_eq!(
-            (a.device, a.browser.as_str(), a.os.as_str()),
+            (a.device, &*a.browser, &*a.os),
             (DeviceClass::Mobile, "Mobile Safari", "iOS")
         );
         let a = p.parse(SAFARI_IPAD);
         assert_eq!(a.device, DeviceClass::Tablet);
         let a = p.parse(FIREFOX_LINUX);
         assert_eq!(
-            (a.device, a.browser.as_str(), a.os.as_str()),
+            (a.device, &*a.browser, &*a.os),
             (DeviceClass::Desktop, "Firefox", "Linux")
         );
         let a = p.parse(CHROME_ANDROID);
         assert_eq!(
-            (a.device, a.browser.as_str(), a.os.as_str()),
+            (a.device, &*a.browser, &*a.os),
             (DeviceClass::Mobile, "Chrome Mobile", "Android")
         );
     }
@@ -266,7 +280,7 @@ mod tests {
     fn garbage_is_harmless() {
         let p = AgentParser::shared();
         let a = p.parse("\u{0}\u{ffff}((((");
-        assert_eq!(a.browser, "Other");
+        assert_eq!(&*a.browser, "Other");
         assert_eq!(p.parse(&"x".repeat(10_000)).device, DeviceClass::Desktop);
     }
 }

@@ -7,7 +7,9 @@ mod agent;
 mod attribution;
 mod ip;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, LazyLock, Mutex};
 
 pub use agent::{Agent, AgentParser, DeviceClass};
 pub use attribution::{MAX_FIELD_LEN, Utm, landing_page, referrer, utm};
@@ -48,31 +50,47 @@ impl RequestInfo<'_> {
     /// anonymised address, the parsed user agent, and the attribution.
     pub fn attributes(&self, parser: &AgentParser) -> Attributes {
         let ip = client_ip(self.peer, self.forwarded_for, self.real_ip, self.trust_proxy);
-        let agent = self.user_agent.map(|ua| parser.parse(ua)).unwrap_or_default();
-        // (Cached: the layer asked `is_bot` with the same string a moment ago.)
+        // Cached (the layer asked `is_bot` with the same string a moment ago),
+        // and the texts shared with every session of the same browser.
+        let agent = self.user_agent.map(|ua| parser.classify(ua)).unwrap_or_default();
         let utm = self.query.map(utm).unwrap_or_default();
         let country = if self.trust_proxy {
             self.country
                 .map(str::trim)
                 .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
                 .filter(|c| !c.eq_ignore_ascii_case("XX"))
-                .map(str::to_ascii_uppercase)
+                .map(country_code)
         } else {
             None
         };
         Attributes {
-            ip_address: ip.map(|ip| anonymize(ip).to_string()),
-            device: Some(agent.device.as_str().to_owned()),
-            browser: Some(agent.browser),
-            os: Some(agent.os),
+            ip_address: ip.map(|ip| anonymize(ip).to_string().into()),
+            device: Some(agent.device.shared_name()),
+            browser: Some(Arc::clone(&agent.browser)),
+            os: Some(Arc::clone(&agent.os)),
             country,
             city: None,
-            landing_page: Some(landing_page(self.path, self.query)),
-            referrer: self.referer.and_then(referrer),
-            utm_source: utm.source,
-            utm_medium: utm.medium,
-            utm_campaign: utm.campaign,
+            landing_page: Some(landing_page(self.path, self.query).into()),
+            referrer: self.referer.and_then(referrer).map(Into::into),
+            utm_source: utm.source.map(Into::into),
+            utm_medium: utm.medium.map(Into::into),
+            utm_campaign: utm.campaign.map(Into::into),
         }
+    }
+}
+
+/// The upper-case form of a two-letter country code, one shared text per
+/// country (there are at most 26 × 26).
+fn country_code(code: &str) -> Arc<str> {
+    static CODES: LazyLock<Mutex<HashMap<[u8; 2], Arc<str>>>> = LazyLock::new(Mutex::default);
+    let upper = code.to_ascii_uppercase();
+    let key = match upper.as_bytes() {
+        [a, b] => [*a, *b],
+        _ => return upper.into(),
+    };
+    match CODES.lock() {
+        Ok(mut codes) => Arc::clone(codes.entry(key).or_insert_with(|| upper.into())),
+        Err(_) => upper.into(),
     }
 }
 

@@ -5,8 +5,10 @@
 //!
 //! - **One round trip per request.** [`HotStore::resume`] is one Lua script
 //!   (`EVALSHA`, loaded on first use and again after a `NOSCRIPT`): it finds
-//!   the session of a token, checks idle and absolute expiry, slides the TTL,
-//!   counts the page view and marks the session active.
+//!   the session of a token, checks idle and absolute expiry and counts the
+//!   page view; on a session's first request in each refresh window (see
+//!   [`RedisOptions::refresh_window`]) it also slides the TTL and marks the
+//!   session active.
 //! - **Cluster-ready keys.** Everything of one session lives in its shard
 //!   (see [`stint_core::TokenHash::shard`]): the keys carry the shard as a hash
 //!   tag, `{prefix}{ab}…`, so that what one script touches lies in one slot.
@@ -63,6 +65,14 @@ pub struct RedisOptions {
     pub policy: Policy,
     /// The longest any call waits for Redis. Default 250 ms.
     pub timeout: Duration,
+    /// How often a session in use has its keys' time to live slid and its
+    /// activity mark moved: on its first request in each window of this
+    /// length, which spares Redis four of the resume's commands on the
+    /// others (the page view and the last-seen time are still written on
+    /// every request). In exchange its keys live up to one window longer than
+    /// the session, and the real-time figures count a session up to one
+    /// window longer. Zero refreshes on every request. Default 10 s.
+    pub refresh_window: Duration,
 }
 
 impl RedisOptions {
@@ -72,6 +82,7 @@ impl RedisOptions {
             prefix: "stint:".to_owned(),
             policy,
             timeout: Duration::from_millis(250),
+            refresh_window: Duration::from_secs(10),
         }
     }
 }
@@ -103,6 +114,9 @@ pub struct RedisStore {
     prefix: Vec<u8>,
     policy: Policy,
     timeout: Duration,
+    /// [`RedisOptions::refresh_window`] in ms, and as the text a script gets.
+    window_ms: i64,
+    window_arg: Vec<u8>,
     round_trips: AtomicU64,
     resume: Script,
     insert: Script,
@@ -164,6 +178,8 @@ impl RedisStore {
             prefix: options.prefix.into_bytes(),
             policy: options.policy,
             timeout: options.timeout,
+            window_ms: i64::try_from(options.refresh_window.as_millis()).unwrap_or(i64::MAX),
+            window_arg: options.refresh_window.as_millis().to_string().into_bytes(),
             round_trips: AtomicU64::new(0),
             resume: Script::new(include_str!("lua/resume.lua")),
             insert: Script::new(include_str!("lua/insert.lua")),
@@ -360,8 +376,11 @@ impl RedisStore {
         .map(drop)
     }
 
-    /// The activity marks of every shard with a score of at least `since`.
+    /// The activity marks of every shard of sessions seen since `since`:
+    /// those moved in the window before it too, as a session's mark is up to
+    /// one refresh window older than its last request.
     async fn marks(&self, since: stint_core::Timestamp) -> Result<Vec<Vec<u8>>> {
+        let since = since.0.saturating_sub(self.window_ms);
         let reads = (0..=255u8).map(|shard| {
             let mut key = self.base(shard);
             key.push(b'r');
@@ -369,7 +388,7 @@ impl RedisStore {
                 self.run::<Vec<Vec<u8>>>(
                     redis::cmd("ZRANGE")
                         .arg(key)
-                        .arg(since.0)
+                        .arg(since)
                         .arg("+inf")
                         .arg("BYSCORE"),
                 )
@@ -390,10 +409,13 @@ impl HotStore for RedisStore {
         }
         let rec = codec::encode(session, token)?;
         let from = session.last_seen_at.max(session.started_at);
-        let ttl = (session.expires_at(policy).0 - from.0)
-            .max(1)
-            .to_string()
-            .into_bytes();
+        // A window longer than the session can live, as the resume script
+        // slides it only once per window.
+        let idle = session.last_seen_at.plus_secs(policy.idle_timeout_secs).0;
+        let expires = idle
+            .saturating_add(self.window_ms)
+            .min(session.started_at.plus_secs(policy.max_age_secs).0);
+        let ttl = (expires - from.0).max(1).to_string().into_bytes();
         self.eval::<i64>(
             &self.insert,
             &self.session_key(&session.id),
@@ -423,6 +445,7 @@ impl HotStore for RedisStore {
                     &Self::ms(touch.policy.idle_timeout_secs),
                     &Self::ms(touch.policy.max_age_secs),
                     if touch.page_view { b"1" } else { b"0" },
+                    &self.window_arg,
                 ],
             )
             .await?;

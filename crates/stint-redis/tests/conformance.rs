@@ -178,3 +178,95 @@ fn bad_configuration_is_refused() {
     o.prefix = "a{b}".into();
     assert!(RedisStore::open("redis://127.0.0.1", o).is_err());
 }
+
+/// The session's activity mark (its score in the shard's real-time set) and
+/// the time to live of its record, in real milliseconds.
+async fn mark_and_ttl(prefix: &str, s: &Session) -> (i64, i64) {
+    let client = redis::Client::open(url("STINT_TEST_REDIS_URL")).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let base = format!("{prefix}{{{:02x}}}", s.id.shard());
+    let marks: Vec<(Vec<u8>, i64)> = redis::cmd("ZRANGE")
+        .arg(format!("{base}r"))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(marks.len(), 1, "one session, one mark");
+    let mut key = format!("{base}s").into_bytes();
+    key.extend_from_slice(s.id.as_uuid().as_bytes());
+    let ttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
+    (marks[0].1, ttl)
+}
+
+fn at(s: &Session, secs: u64) -> Touch {
+    Touch {
+        now: s.started_at.plus_secs(secs),
+        page_view: true,
+        policy: Policy::default(),
+    }
+}
+
+/// Within a refresh window a request counts its page view but leaves the
+/// keys' time to live and the activity mark alone: the keys live a window
+/// longer than the session, and the real-time figures look a window back.
+#[tokio::test]
+async fn keys_and_marks_are_refreshed_once_per_window() {
+    let o = options();
+    assert_eq!(o.refresh_window, std::time::Duration::from_secs(10));
+    let prefix = o.prefix.clone();
+    let store = RedisStore::open(&url("STINT_TEST_REDIS_URL"), o).unwrap();
+    // Starts on a window's first millisecond.
+    let (s, t) = new_session();
+    assert_eq!(s.started_at.0 % 10_000, 0);
+    store.insert(&s, &t, &Policy::default()).await.unwrap();
+    let idle = 1_800_000;
+    let (mark, ttl) = mark_and_ttl(&prefix, &s).await;
+    assert_eq!(mark, s.started_at.0);
+    assert!(ttl > idle && ttl <= idle + 10_000, "{ttl}");
+
+    match store.resume(&t, &at(&s, 9)).await.unwrap() {
+        Lookup::Current(x) => assert_eq!(x.page_views, 1),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        mark_and_ttl(&prefix, &s).await.0,
+        s.started_at.0,
+        "same window: not moved"
+    );
+    let seen = |r: stint_core::store::Realtime| r.active_sessions;
+    assert_eq!(seen(store.realtime(s.started_at.plus_secs(9)).await.unwrap()), 1);
+    assert_eq!(seen(store.realtime(s.started_at.plus_secs(11)).await.unwrap()), 0);
+
+    match store.resume(&t, &at(&s, 12)).await.unwrap() {
+        Lookup::Current(x) => assert_eq!(x.page_views, 2),
+        other => panic!("{other:?}"),
+    }
+    let (mark, ttl) = mark_and_ttl(&prefix, &s).await;
+    assert_eq!(mark, s.started_at.plus_secs(12).0, "next window: moved");
+    assert!(ttl > idle && ttl <= idle + 10_000, "{ttl}");
+    assert_eq!(seen(store.realtime(s.started_at.plus_secs(11)).await.unwrap()), 1);
+
+    // The script still judges expiry by the last request, not by the keys.
+    assert_eq!(
+        store.resume(&t, &at(&s, 12 + 1_800)).await.unwrap(),
+        Lookup::Missing
+    );
+}
+
+/// A zero window refreshes on every request.
+#[tokio::test]
+async fn a_zero_window_refreshes_on_every_request() {
+    let mut o = options();
+    o.refresh_window = std::time::Duration::ZERO;
+    let prefix = o.prefix.clone();
+    let store = RedisStore::open(&url("STINT_TEST_REDIS_URL"), o).unwrap();
+    let (s, t) = new_session();
+    store.insert(&s, &t, &Policy::default()).await.unwrap();
+    assert!(mark_and_ttl(&prefix, &s).await.1 <= 1_800_000);
+    for secs in [1, 2] {
+        store.resume(&t, &at(&s, secs)).await.unwrap();
+        assert_eq!(mark_and_ttl(&prefix, &s).await.0, s.started_at.plus_secs(secs).0);
+    }
+}

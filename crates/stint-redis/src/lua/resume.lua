@@ -1,7 +1,9 @@
 -- The hot path in one step: find the session of a token, check its expiry,
--- slide it, count the page view, mark it active.
+-- count the page view, and on the first request of each refresh window slide
+-- the keys' time to live and move the activity mark.
 -- KEYS[1]: the token's key.
--- ARGV: shard base, now (ms), idle timeout (ms), lifetime (ms), page view (0/1).
+-- ARGV: shard base, now (ms), idle timeout (ms), lifetime (ms), page view (0/1),
+-- refresh window (ms; 0: every request).
 -- Returns nil (no live session) or {record before the touch, superseded (0/1), last seen, page views}.
 local tv = redis.call('GET', KEYS[1])
 if not tv then return false end
@@ -9,6 +11,7 @@ local base = ARGV[1]
 local now = tonumber(ARGV[2])
 local idle = tonumber(ARGV[3])
 local life = tonumber(ARGV[4])
+local window = tonumber(ARGV[6])
 local superseded = 0
 if #tv > 16 then
   if now >= struct.unpack('<i8', tv, 17) then
@@ -32,12 +35,17 @@ if now >= math.min(ls + idle, st + life) then
   redis.call('ZREM', rkey, member)
   return false
 end
+-- Within the window of the previous request the keys already live a window
+-- longer than the session can, and its mark is less than a window old.
+local refresh = window <= 0 or math.floor(now / window) ~= math.floor(ls / window)
 if now > ls then ls = now end
 if ARGV[5] == '1' then pv = pv + 1 end
 redis.call('SETRANGE', skey, 9, struct.pack('<i8i8', ls, pv))
-local ttl = math.min(ls + idle, st + life) - now
-redis.call('PEXPIRE', skey, ttl)
-redis.call('PEXPIRE', current, ttl)
-redis.call('ZADD', rkey, ls, member)
-redis.call('ZREMRANGEBYSCORE', rkey, '-inf', '(' .. (now - idle))
+if refresh then
+  local ttl = math.min(ls + idle + window, st + life) - now
+  redis.call('PEXPIRE', skey, ttl)
+  redis.call('PEXPIRE', current, ttl)
+  redis.call('ZADD', rkey, ls, member)
+  redis.call('ZREMRANGEBYSCORE', rkey, '-inf', '(' .. (now - idle - window))
+end
 return {rec, superseded, ls, pv}

@@ -227,6 +227,19 @@ mod tests {
     }
 
     #[test]
+    fn new_sessions_share_one_empty_map_until_they_change() {
+        let mut a = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        let b = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        assert!(Arc::ptr_eq(&a.data, &b.data));
+        assert!(Arc::ptr_eq(&data_from(Map::new()), &b.data));
+        Arc::make_mut(&mut a.data).insert("k".into(), Value::Bool(true));
+        assert!(b.data.is_empty(), "a change copies the map");
+        let mut one = Map::new();
+        one.insert("k".into(), Value::Bool(true));
+        assert_eq!(*data_from(one), *a.data);
+    }
+
+    #[test]
     fn expiry_is_the_sooner_of_idle_and_absolute() {
         let policy = Policy {
             idle_timeout_secs: 10,

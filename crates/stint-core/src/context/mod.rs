@@ -138,4 +138,45 @@ mod tests {
         };
         assert_eq!(trusted.attributes(parser).country.as_deref(), Some("DE"));
     }
+
+    #[test]
+    fn sessions_of_one_browser_share_its_texts() {
+        let parser = AgentParser::shared();
+        let info = |ip: &'static str, country: &'static str| RequestInfo {
+            peer: Some(ip.parse().unwrap()),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+            path: "/",
+            country: Some(country),
+            trust_proxy: true,
+            ..RequestInfo::default()
+        };
+        let (a, b) = (
+            info("198.51.100.1", "fr").attributes(parser),
+            info("203.0.113.9", "FR").attributes(parser),
+        );
+        for (x, y) in [
+            (&a.device, &b.device),
+            (&a.browser, &b.browser),
+            (&a.os, &b.os),
+            (&a.country, &b.country),
+        ] {
+            let (x, y) = (x.as_ref().unwrap(), y.as_ref().unwrap());
+            assert!(Arc::ptr_eq(x, y), "{x} is copied");
+        }
+        assert_eq!(a.country.as_deref(), Some("FR"));
+        assert_ne!(a.ip_address, b.ip_address);
+    }
+
+    #[test]
+    fn each_device_class_has_its_own_shared_name() {
+        for d in [
+            DeviceClass::Desktop,
+            DeviceClass::Mobile,
+            DeviceClass::Tablet,
+            DeviceClass::Bot,
+        ] {
+            assert_eq!(&*d.shared_name(), d.as_str());
+            assert!(Arc::ptr_eq(&d.shared_name(), &d.shared_name()));
+        }
+    }
 }

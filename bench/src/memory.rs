@@ -46,19 +46,9 @@ fn session(parser: &AgentParser, n: usize, now: Timestamp) -> Session {
     s
 }
 
-/// Resident memory of this process (Linux), in bytes.
+/// Resident memory of this process, in bytes.
 fn rss() -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .context("no VmRSS in /proc/self/status")?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .context("VmRSS")?;
-    Ok(kib * 1024)
+    crate::server::rss_of("self").context("no VmRSS in /proc/self/status")
 }
 
 /// Holds `sessions` sessions first in a vector, then in a `MemoryStore`, and

@@ -366,16 +366,7 @@ impl Running {
 
     /// Resident memory of the server (Linux), in bytes.
     pub fn rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib * 1024)
+        rss_of(&self.child.id().to_string())
     }
 
     /// Stops it (SIGINT: a clean shutdown) and waits.
@@ -397,4 +388,18 @@ impl Running {
 fn clock_ticks() -> Option<u64> {
     let out = Command::new("getconf").arg("CLK_TCK").output().ok()?;
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+/// Resident memory (Linux `VmRSS`), in bytes, of a process: a pid, or `self`.
+pub fn rss_of(process: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

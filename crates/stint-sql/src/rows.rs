@@ -18,6 +18,11 @@ pub(crate) trait RowExt {
     fn int(&self, column: &str) -> Result<i64>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
     fn float(&self, column: &str) -> Result<f64>;
+
+    /// An optional text as a session attribute holds it.
+    fn opt_shared(&self, column: &str) -> Result<Option<Arc<str>>> {
+        Ok(self.opt_text(column)?.map(Arc::from))
+    }
 }
 
 pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
@@ -85,17 +90,17 @@ pub(crate) fn session(row: &impl RowExt) -> Result<Session> {
         last_seen_at: Timestamp(row.int("last_seen_at")?),
         ended_at: row.opt_int("ended_at")?.map(Timestamp),
         attributes: Arc::new(Attributes {
-            ip_address: row.opt_text("ip_address")?.map(Into::into),
-            device: row.opt_text("device")?.map(Into::into),
-            browser: row.opt_text("browser")?.map(Into::into),
-            os: row.opt_text("os")?.map(Into::into),
-            country: row.opt_text("country")?.map(Into::into),
-            city: row.opt_text("city")?.map(Into::into),
-            landing_page: row.opt_text("landing_page")?.map(Into::into),
-            referrer: row.opt_text("referrer")?.map(Into::into),
-            utm_source: row.opt_text("utm_source")?.map(Into::into),
-            utm_medium: row.opt_text("utm_medium")?.map(Into::into),
-            utm_campaign: row.opt_text("utm_campaign")?.map(Into::into),
+            ip_address: row.opt_shared("ip_address")?,
+            device: row.opt_shared("device")?,
+            browser: row.opt_shared("browser")?,
+            os: row.opt_shared("os")?,
+            country: row.opt_shared("country")?,
+            city: row.opt_shared("city")?,
+            landing_page: row.opt_shared("landing_page")?,
+            referrer: row.opt_shared("referrer")?,
+            utm_source: row.opt_shared("utm_source")?,
+            utm_medium: row.opt_shared("utm_medium")?,
+            utm_campaign: row.opt_shared("utm_campaign")?,
         }),
         data: stint_core::data_from(data),
         version: unsigned(row.int("version")?),

@@ -83,14 +83,14 @@ impl RequestInfo<'_> {
 /// country (there are at most 26 × 26).
 fn country_code(code: &str) -> Arc<str> {
     static CODES: LazyLock<Mutex<HashMap<[u8; 2], Arc<str>>>> = LazyLock::new(Mutex::default);
-    let upper = code.to_ascii_uppercase();
-    let key = match upper.as_bytes() {
-        [a, b] => [*a, *b],
-        _ => return upper.into(),
+    let &[a, b] = code.as_bytes() else {
+        return code.to_ascii_uppercase().into();
     };
+    let key = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
+    let text = || key.iter().copied().map(char::from).collect::<String>();
     match CODES.lock() {
-        Ok(mut codes) => Arc::clone(codes.entry(key).or_insert_with(|| upper.into())),
-        Err(_) => upper.into(),
+        Ok(mut codes) => Arc::clone(codes.entry(key).or_insert_with(|| text().into())),
+        Err(_) => text().into(),
     }
 }
 

@@ -220,28 +220,38 @@ fn read_segment(path: &Path, into: &mut Vec<Record>) -> Result<()> {
     Ok(())
 }
 
-/// A record as the journal reads it back: every field, raw.
+/// A record as the journal reads it back: every field, raw. Ids and hashes
+/// are MessagePack `bin`; a journal written before they were reads too, as
+/// arrays of bytes.
 #[derive(Deserialize)]
 enum Entry {
-    Snapshot(Box<StoredSession>, Option<[u8; 32]>),
+    Snapshot(
+        Box<StoredSession>,
+        #[serde(with = "serde_bytes")] Option<[u8; 32]>,
+    ),
     PageView(StoredEvent, u64),
     Event(StoredEvent),
-    End([u8; 16], i64, u8),
+    End(#[serde(with = "serde_bytes")] [u8; 16], i64, u8),
 }
 
 /// [`Entry`] as it is written: the same shape, borrowed from the record, so
 /// that journaling copies nothing but bytes.
 #[derive(Serialize)]
 enum EntryRef<'a> {
-    Snapshot(SessionRef<'a>, Option<&'a [u8; 32]>),
+    Snapshot(
+        SessionRef<'a>,
+        #[serde(with = "serde_bytes")] Option<&'a [u8; 32]>,
+    ),
     PageView(EventRef<'a>, u64),
     Event(EventRef<'a>),
-    End(&'a [u8; 16], i64, u8),
+    End(#[serde(with = "serde_bytes")] &'a [u8; 16], i64, u8),
 }
 
 #[derive(Serialize)]
 struct SessionRef<'a> {
+    #[serde(with = "serde_bytes")]
     id: &'a [u8; 16],
+    #[serde(with = "serde_bytes")]
     visitor: &'a [u8; 16],
     customer: Option<&'a str>,
     page_views: u64,
@@ -257,8 +267,11 @@ struct SessionRef<'a> {
 
 #[derive(Serialize)]
 struct EventRef<'a> {
+    #[serde(with = "serde_bytes")]
     id: &'a [u8; 16],
+    #[serde(with = "serde_bytes")]
     session: &'a [u8; 16],
+    #[serde(with = "serde_bytes")]
     visitor: &'a [u8; 16],
     kind: &'a str,
     page: Option<&'a str>,
@@ -269,7 +282,9 @@ struct EventRef<'a> {
 
 #[derive(Deserialize)]
 struct StoredSession {
+    #[serde(with = "serde_bytes")]
     id: [u8; 16],
+    #[serde(with = "serde_bytes")]
     visitor: [u8; 16],
     customer: Option<String>,
     page_views: u64,
@@ -285,8 +300,11 @@ struct StoredSession {
 
 #[derive(Deserialize)]
 struct StoredEvent {
+    #[serde(with = "serde_bytes")]
     id: [u8; 16],
+    #[serde(with = "serde_bytes")]
     session: [u8; 16],
+    #[serde(with = "serde_bytes")]
     visitor: [u8; 16],
     kind: String,
     page: Option<String>,
@@ -489,6 +507,88 @@ mod tests {
         f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
         let found = orphans(root.path()).unwrap();
         assert_eq!(found[0].1, written);
+    }
+
+    #[test]
+    fn ids_are_written_as_bytes_in_one_piece() {
+        let root = tempfile::tempdir().unwrap();
+        let written = records();
+        let Record::PageView { event, .. } = &written[1] else {
+            unreachable!()
+        };
+        let mut j = Journal::create(root.path()).unwrap();
+        j.append_all(&written[1..2]).unwrap();
+        let bytes = std::fs::read(segment_path(&j.dir, 0)).unwrap();
+        // `bin 8` of 16 bytes, then the id itself: not an array of 16 numbers.
+        let mut id = vec![0xc4, 16];
+        id.extend_from_slice(event.session_id.as_uuid().as_bytes());
+        assert!(bytes.windows(id.len()).any(|w| w == id), "{bytes:?}");
+    }
+
+    #[test]
+    fn a_journal_with_ids_as_arrays_of_numbers_still_reads() {
+        // The encoding before ids became `bin`: serde's default for byte arrays.
+        #[derive(Serialize)]
+        struct OldEvent<'a> {
+            id: &'a [u8; 16],
+            session: &'a [u8; 16],
+            visitor: &'a [u8; 16],
+            kind: &'a str,
+            page: Option<&'a str>,
+            product: Option<&'a str>,
+            metadata: Option<&'a Value>,
+            at: i64,
+        }
+        #[derive(Serialize)]
+        enum OldEntry<'a> {
+            #[allow(dead_code)]
+            Snapshot((), ()),
+            PageView(OldEvent<'a>, u64),
+            #[allow(dead_code)]
+            Event(OldEvent<'a>),
+            End(&'a [u8; 16], i64, u8),
+        }
+        let written = records();
+        let (Record::PageView { event: e, page_views }, Record::End { id, at, .. }) =
+            (&written[1], &written[3])
+        else {
+            unreachable!()
+        };
+        let old = [
+            OldEntry::PageView(
+                OldEvent {
+                    id: e.id.as_bytes(),
+                    session: e.session_id.as_uuid().as_bytes(),
+                    visitor: e.visitor_id.as_uuid().as_bytes(),
+                    kind: &e.kind,
+                    page: e.page.as_deref(),
+                    product: e.product_id.as_deref(),
+                    metadata: e.metadata.as_ref(),
+                    at: e.at.0,
+                },
+                *page_views,
+            ),
+            OldEntry::End(id.as_uuid().as_bytes(), at.0, 1),
+        ];
+        let mut bytes = Vec::new();
+        for entry in &old {
+            let frame = rmp_serde::to_vec(entry).unwrap();
+            bytes.extend_from_slice(&u32::try_from(frame.len()).unwrap().to_le_bytes());
+            bytes.extend_from_slice(&frame);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0000000000.seg");
+        std::fs::write(&path, bytes).unwrap();
+        let mut read = Vec::new();
+        read_segment(&path, &mut read).unwrap();
+        assert_eq!(
+            read,
+            written[1..2]
+                .iter()
+                .chain(&written[3..])
+                .cloned()
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub struct WriterTask {
     tx: mpsc::Sender<Msg>,
     join: JoinHandle<()>,
     hurry: Arc<Notify>,
+    /// Set by [`WriterTask::shutdown`]: a batch that fails from then on is
+    /// retried `shutdown_retries` times, not until the store answers.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -140,6 +143,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let failing = Arc::new(AtomicBool::new(false));
         let hurry = Arc::new(Notify::new());
+        let stopping = Arc::new(AtomicBool::new(false));
         let join = tokio::spawn(run(
             store,
             rx,
@@ -147,6 +151,7 @@ impl Writer {
             Arc::clone(&failing),
             journal.clone(),
             Arc::clone(&hurry),
+            Arc::clone(&stopping),
         ));
         let writer = Writer {
             tx: tx.clone(),
@@ -156,7 +161,15 @@ impl Writer {
             journal,
             hurry: Arc::clone(&hurry),
         };
-        (writer, WriterTask { tx, join, hurry })
+        (
+            writer,
+            WriterTask {
+                tx,
+                join,
+                hurry,
+                stopping,
+            },
+        )
     }
 
     /// Waits until everything queued so far is committed.
@@ -178,8 +191,13 @@ impl Writer {
 
 impl WriterTask {
     /// Writes everything queued, then stops the task. Records sent afterwards
-    /// are refused with [`Error::WriterClosed`].
+    /// are refused with [`Error::WriterClosed`]. While the store fails, a
+    /// batch is retried `shutdown_retries` times and then given up (the
+    /// journal keeps it for the next start), and so is everything after it:
+    /// the process can end.
     pub async fn shutdown(self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.hurry.notify_one();
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Stop(done)).await.is_ok() {
             self.hurry.notify_one();
@@ -190,33 +208,6 @@ impl WriterTask {
 }
 
 impl Writer {
-    /// Queues `msg`; in a full queue, waits for room (at most `send_timeout`
-    /// while the store is failing).
-    async fn enqueue(&self, msg: Msg) -> Result<()> {
-        match self.tx.try_send(msg) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::WriterClosed),
-            Err(mpsc::error::TrySendError::Full(msg)) if !self.failing.load(Ordering::Relaxed) => {
-                // The store answers, only slower than the requests come:
-                // backpressure.
-                self.tx.send(msg).await.map_err(|_| Error::WriterClosed)
-            }
-            Err(mpsc::error::TrySendError::Full(msg)) => {
-                match self.tx.send_timeout(msg, self.send_timeout).await {
-                    Ok(()) => Ok(()),
-                    Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(Error::WriterClosed),
-                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                        metrics::counter!("stint_records_dropped_total").increment(1);
-                        tracing::error!(
-                            "the cold-store queue is full (database unreachable?); a record was dropped"
-                        );
-                        Err(Error::cold("the write queue is full"))
-                    }
-                }
-            }
-        }
-    }
-
     /// Waits for `done` at most `commit_timeout`.
     async fn wait(&self, done: oneshot::Receiver<()>) -> Result<()> {
         match tokio::time::timeout(self.commit_timeout, done).await {
@@ -228,19 +219,59 @@ impl Writer {
 }
 
 impl Writer {
+    /// Room in the queue for `n` records; in a full queue, waits for it (at
+    /// most `send_timeout` while the store is failing: then `None`, as for
+    /// more records than the queue holds).
+    async fn room(&self, n: usize) -> Result<Option<mpsc::PermitIterator<'_, Msg>>> {
+        if n > self.tx.max_capacity() {
+            return Ok(None);
+        }
+        match self.tx.try_reserve_many(n) {
+            Ok(permits) => return Ok(Some(permits)),
+            Err(mpsc::error::TrySendError::Closed(())) => return Err(Error::WriterClosed),
+            Err(mpsc::error::TrySendError::Full(())) => {}
+        }
+        // While the store answers, only slower than the requests come, wait
+        // (backpressure); once it fails, give up within `send_timeout`, even
+        // if the wait began before it failed.
+        loop {
+            match tokio::time::timeout(self.send_timeout, self.tx.reserve_many(n)).await {
+                Ok(Ok(permits)) => return Ok(Some(permits)),
+                Ok(Err(_)) => return Err(Error::WriterClosed),
+                Err(_) if self.failing.load(Ordering::Relaxed) => return Ok(None),
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Journals `records` with one write (if there is a journal), then queues
     /// them, under one lock: the queue's order is the journal's. The last
     /// record is queued as `last` makes it (a commit carries its waiter).
+    ///
+    /// The room in the queue is taken before the lock: the writer takes the
+    /// lock after each commit (to delete committed segments), so a sender that
+    /// waited for room while holding it would wait for the writer, and the
+    /// writer for it.
     async fn journaled<R>(&self, records: R, last: impl FnOnce(Record, u64) -> Msg) -> Result<()>
     where
         R: AsRef<[Record]> + IntoIterator<Item = Record>,
     {
         records.as_ref().iter().for_each(count_queued);
+        let room = self.room(records.as_ref().len()).await?;
         let mut journal = match &self.journal {
             Some(j) => Some(j.lock().await),
             None => None,
         };
         let segment = journal.as_deref_mut().map_or(0, |j| append(j, records.as_ref()));
+        let Some(mut permits) = room else {
+            metrics::counter!("stint_records_dropped_total").increment(records.as_ref().len() as u64);
+            tracing::error!("the cold-store queue is full (database unreachable?); records were dropped");
+            // They are in the journal: the next start writes them.
+            if let Some(j) = journal.as_mut() {
+                j.pin(segment);
+            }
+            return Err(Error::cold("the write queue is full"));
+        };
         let mut last = Some(last);
         let mut records = records.into_iter().peekable();
         while let Some(record) = records.next() {
@@ -248,13 +279,9 @@ impl Writer {
                 Some(last) => last(record, segment),
                 None => Msg::Record(record, segment),
             };
-            if let Err(e) = self.enqueue(msg).await {
-                // This record and the rest are in the journal: the next
-                // start writes them.
-                if let Some(j) = journal.as_mut() {
-                    j.pin(segment);
-                }
-                return Err(e);
+            // One permit was reserved per record.
+            if let Some(permit) = permits.next() {
+                permit.send(msg);
             }
         }
         Ok(())
@@ -281,7 +308,12 @@ impl Sink for Writer {
 
     async fn flush(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
-        self.enqueue(Msg::Flush(done)).await?;
+        let Some(mut permits) = self.room(1).await? else {
+            return Err(Error::cold("the write queue is full"));
+        };
+        if let Some(permit) = permits.next() {
+            permit.send(Msg::Flush(done));
+        }
         self.hurry.notify_one();
         self.wait(wait).await
     }
@@ -318,6 +350,7 @@ async fn run(
     failing: Arc<AtomicBool>,
     journal: Option<Arc<Mutex<Journal>>>,
     hurry: Arc<Notify>,
+    stopping: Arc<AtomicBool>,
 ) {
     let mut batch: Vec<Record> = Vec::with_capacity(config.batch);
     // The newest journal segment in the batch; whether a record was given up.
@@ -359,22 +392,22 @@ async fn run(
                 next = rx.try_recv().ok();
             }
         }
-        let retries = if stop.is_some() {
-            Some(config.shutdown_retries)
-        } else {
-            None
-        };
-        if write(&*store, &batch, config.max_backoff, retries, &failing).await {
+        // Once a batch is given up at shutdown, the rest follow at once:
+        // the journal holds them all.
+        let at_stop = if lost { 0 } else { config.shutdown_retries };
+        if write(&*store, &batch, config.max_backoff, &failing, &stopping, at_stop).await {
             if let Some(j) = &journal {
                 j.lock().await.committed_before(segment);
             }
+            for w in waiters.drain(..) {
+                let _ = w.send(());
+            }
         } else {
             lost = true;
+            // Dropped unanswered: they learn that the writer closed.
+            waiters.clear();
         }
         batch.clear();
-        for w in waiters.drain(..) {
-            let _ = w.send(());
-        }
         if let Some(done) = stop.take() {
             // Drain what raced in before the close.
             while let Ok(msg) = rx.try_recv() {
@@ -383,14 +416,8 @@ async fn run(
                     Msg::Flush(_) | Msg::Stop(_) => {}
                 }
             }
-            lost |= !write(
-                &*store,
-                &batch,
-                config.max_backoff,
-                Some(config.shutdown_retries),
-                &failing,
-            )
-            .await;
+            let at_stop = if lost { 0 } else { config.shutdown_retries };
+            lost |= !write(&*store, &batch, config.max_backoff, &failing, &stopping, at_stop).await;
             // Drained: the journal has nothing left to save, unless a batch
             // was given up (then it stays, for the next start to write).
             if let Some(j) = &journal
@@ -404,12 +431,15 @@ async fn run(
     }
 }
 
+/// Writes one batch, retrying with backoff until the store answers; `false`
+/// when the writer is stopping and the batch was given up.
 async fn write(
     store: &dyn ColdStore,
     batch: &[Record],
     max_backoff: Duration,
-    retries: Option<u32>,
     failing: &AtomicBool,
+    stopping: &AtomicBool,
+    at_stop: u32,
 ) -> bool {
     if batch.is_empty() {
         return true;
@@ -430,7 +460,9 @@ async fn write(
                 failing.store(true, Ordering::Relaxed);
                 attempt += 1;
                 metrics::counter!("stint_writer_failures_total").increment(1);
-                if retries.is_some_and(|max| attempt > max) {
+                // Until the store answers; once the writer is stopping, at
+                // most `at_stop` more times.
+                if stopping.load(Ordering::Relaxed) && attempt > at_stop {
                     metrics::counter!("stint_records_lost_total").increment(batch.len() as u64);
                     tracing::error!(error = %e, records = batch.len(), "cold store write failed at shutdown; records left in the journal, if any");
                     return false;

@@ -1,5 +1,6 @@
 //! The batching writer's linger: it gathers records nobody waits for, and
-//! never holds up anyone who does.
+//! never holds up anyone who does. And its full queue: senders wait for room,
+//! and never for each other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,4 +78,109 @@ async fn a_shutdown_during_the_linger_writes_what_was_queued() {
         .await
         .expect("the shutdown waited for the linger");
     assert_eq!(store.events(&session).await.unwrap().len(), 1);
+}
+
+/// A store slower than the requests fills the queue; senders then wait for
+/// room while the writer, after each commit, takes the journal's lock to delete
+/// committed segments. Neither may wait for the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_with_a_journal_makes_senders_wait_and_never_stalls() {
+    const SENDERS: i64 = 8;
+    const EACH: i64 = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqlStore::open(&dir.path().join("stint.db")).await.unwrap());
+    let config = WriterConfig {
+        queue: 4,
+        batch: 2,
+        linger: Duration::ZERO,
+        ..WriterConfig::default()
+    };
+    let (writer, task, _) = Writer::spawn_journaled(
+        store.clone() as Arc<dyn ColdStore>,
+        config,
+        &dir.path().join("journal"),
+    )
+    .await
+    .unwrap();
+    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                for n in 0..EACH {
+                    let at = s * EACH + n;
+                    if n % 3 == 0 {
+                        writer
+                            .send_all(vec![page_view(session, visitor, at)])
+                            .await
+                            .unwrap();
+                    } else {
+                        writer.send(page_view(session, visitor, at)).await.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::timeout(PATIENCE, async {
+        for sender in senders {
+            sender.await.unwrap();
+        }
+    })
+    .await
+    .expect("the senders and the writer waited for each other");
+    tokio::time::timeout(PATIENCE, Sink::flush(&writer))
+        .await
+        .expect("the flush never came through")
+        .unwrap();
+    let stored = store.events(&session).await.unwrap().len();
+    assert_eq!(i64::try_from(stored).unwrap(), SENDERS * EACH);
+    task.shutdown().await;
+}
+
+/// While the store fails, a full queue refuses a record after `send_timeout`
+/// instead of holding the request, and a shutdown gives the failing batches up
+/// instead of retrying them until the store is back; the journal keeps every
+/// record for the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_neither_holds_senders_nor_the_shutdown_and_the_journal_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stint.db");
+    let root = dir.path().join("journal");
+    let store = Arc::new(SqlStore::open(&path).await.unwrap());
+    let config = WriterConfig {
+        queue: 4,
+        batch: 2,
+        linger: Duration::ZERO,
+        max_backoff: Duration::from_millis(20),
+        shutdown_retries: 1,
+        send_timeout: Duration::from_millis(50),
+        ..WriterConfig::default()
+    };
+    let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+        .await
+        .unwrap();
+    // Every write fails from here on.
+    store.close().await;
+    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let mut refused = 0;
+    for n in 0..40 {
+        let sent = tokio::time::timeout(PATIENCE, writer.send(page_view(session, visitor, n)))
+            .await
+            .expect("a send waited for a failing store");
+        refused += usize::from(sent.is_err());
+    }
+    assert!(refused > 0, "the queue of 4 never filled");
+    drop(writer);
+    tokio::time::timeout(PATIENCE, task.shutdown())
+        .await
+        .expect("the shutdown waited for the failing store");
+
+    let store = Arc::new(SqlStore::open(&path).await.unwrap());
+    let (_writer, task, replayed) =
+        Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+            .await
+            .unwrap();
+    assert_eq!(replayed, 40, "the journal kept every record, refused or not");
+    assert_eq!(store.events(&session).await.unwrap().len(), 40);
+    task.shutdown().await;
 }

@@ -396,7 +396,10 @@ async fn run(
         // the journal holds them all.
         let at_stop = if lost { 0 } else { config.shutdown_retries };
         if write(&*store, &batch, config.max_backoff, &failing, &stopping, at_stop).await {
-            if let Some(j) = &journal {
+            // After a batch was given up, no segment is deleted any more: a
+            // later commit would otherwise delete the segments holding it. The
+            // next start writes them again, which is idempotent.
+            if let Some(j) = journal.as_ref().filter(|_| !lost) {
                 j.lock().await.committed_before(segment);
             }
             for w in waiters.drain(..) {
@@ -460,8 +463,8 @@ async fn write(
                 failing.store(true, Ordering::Relaxed);
                 attempt += 1;
                 metrics::counter!("stint_writer_failures_total").increment(1);
-                // Until the store answers; once the writer is stopping, at
-                // most `at_stop` more times.
+                // Until the store answers; once the writer is stopping, a
+                // batch that failed more than `at_stop` times is given up.
                 if stopping.load(Ordering::Relaxed) && attempt > at_stop {
                     metrics::counter!("stint_records_lost_total").increment(batch.len() as u64);
                     tracing::error!(error = %e, records = batch.len(), "cold store write failed at shutdown; records left in the journal, if any");

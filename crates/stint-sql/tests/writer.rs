@@ -184,3 +184,132 @@ async fn a_failing_store_neither_holds_senders_nor_the_shutdown_and_the_journal_
     assert_eq!(store.events(&session).await.unwrap().len(), 40);
     task.shutdown().await;
 }
+
+/// SQLite, except that a batch holding an event of `POISON` fails to write.
+struct Poisoned(SqlStore);
+
+const POISON: &str = "/poison";
+
+#[async_trait::async_trait]
+impl ColdStore for Poisoned {
+    async fn write(&self, batch: &[Record]) -> stint_core::Result<()> {
+        let poisoned = batch
+            .iter()
+            .any(|r| matches!(r, Record::Event(e) if e.page.as_deref() == Some(POISON)));
+        if poisoned {
+            return Err(stint_core::Error::cold("a poisoned batch"));
+        }
+        self.0.write(batch).await
+    }
+    async fn session_by_token(
+        &self,
+        token: &stint_core::TokenHash,
+    ) -> stint_core::Result<Option<stint_core::Session>> {
+        self.0.session_by_token(token).await
+    }
+    async fn session(&self, id: &SessionId) -> stint_core::Result<Option<stint_core::Session>> {
+        self.0.session(id).await
+    }
+    async fn sessions(
+        &self,
+        query: &stint_core::store::SessionQuery,
+    ) -> stint_core::Result<Vec<stint_core::Session>> {
+        self.0.sessions(query).await
+    }
+    async fn events(&self, id: &SessionId) -> stint_core::Result<Vec<Event>> {
+        self.0.events(id).await
+    }
+    async fn customer_sessions(
+        &self,
+        customer_id: &str,
+        since: Timestamp,
+    ) -> stint_core::Result<Vec<stint_core::Session>> {
+        self.0.customer_sessions(customer_id, since).await
+    }
+    async fn close_expired(&self, now: Timestamp, policy: &stint_core::Policy) -> stint_core::Result<u64> {
+        self.0.close_expired(now, policy).await
+    }
+    async fn erase(&self, sessions: &[SessionId]) -> stint_core::Result<u64> {
+        self.0.erase(sessions).await
+    }
+    async fn delete_events_before(&self, before: Timestamp) -> stint_core::Result<u64> {
+        self.0.delete_events_before(before).await
+    }
+    async fn analytics_facts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        pages: Option<&str>,
+    ) -> stint_core::Result<(
+        Vec<stint_core::analytics::SessionFacts>,
+        Vec<stint_core::analytics::EventFact>,
+    )> {
+        self.0.analytics_facts(from, to, pages).await
+    }
+    async fn save_rollups(
+        &self,
+        rows: &[stint_core::analytics::DayRow],
+        at: Timestamp,
+    ) -> stint_core::Result<()> {
+        self.0.save_rollups(rows, at).await
+    }
+    async fn rollups(&self, from: &str, to: &str) -> stint_core::Result<Vec<stint_core::analytics::DayRow>> {
+        self.0.rollups(from, to).await
+    }
+    async fn stats(&self) -> stint_core::Result<stint_core::store::ColdStats> {
+        self.0.stats().await
+    }
+    async fn ping(&self) -> stint_core::Result<()> {
+        self.0.ping().await
+    }
+}
+
+/// A batch given up at shutdown stays in the journal even when later batches
+/// are committed: their commit must not delete the segment that holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_given_up_at_shutdown_is_kept_though_later_ones_commit() {
+    // More than one journal segment (4 MiB) of page views.
+    const RECORDS: i64 = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stint.db");
+    let root = dir.path().join("journal");
+    let store = Arc::new(Poisoned(SqlStore::open(&path).await.unwrap()));
+    let config = WriterConfig {
+        linger: Duration::ZERO,
+        max_backoff: Duration::from_millis(10),
+        shutdown_retries: 1,
+        ..WriterConfig::default()
+    };
+    let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+        .await
+        .unwrap();
+    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let poison = Event::new(session, visitor, kinds::PAGE_VIEW, Timestamp(1_795_000_000_000)).page(POISON);
+    writer.send(Record::Event(poison)).await.unwrap();
+    // The first batch now fails again and again; the rest wait in the queue.
+    for n in 1..RECORDS {
+        writer.send(page_view(session, visitor, n)).await.unwrap();
+    }
+    drop(writer);
+    tokio::time::timeout(PATIENCE, task.shutdown())
+        .await
+        .expect("the shutdown waited for the poisoned batch");
+    let stored = store.events(&session).await.unwrap().len();
+    assert!(stored > 0, "the batches after the poisoned one were committed");
+    assert!(
+        i64::try_from(stored).unwrap() < RECORDS,
+        "the poisoned batch was given up"
+    );
+    store.0.close().await;
+
+    let store = Arc::new(SqlStore::open(&path).await.unwrap());
+    let (_writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+        .await
+        .unwrap();
+    assert_eq!(
+        i64::try_from(store.events(&session).await.unwrap().len()).unwrap(),
+        RECORDS,
+        "the next start wrote the given-up batch from the journal"
+    );
+    task.shutdown().await;
+}

@@ -159,7 +159,7 @@ ensure_browser() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
   fi
-  (cd crates/stint/tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  (cd crates/stint-server/tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "== $(/usr/bin/chromium --version 2>/dev/null | head -n 1), node $(node --version)"
 }
 

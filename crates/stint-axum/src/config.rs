@@ -3,7 +3,22 @@
 use crate::cookies::CookieKeys;
 
 /// How the layer names, signs and sends its cookies, and whom it believes.
+///
+/// Made with [`SessionConfig::new`] (the contract's defaults) and changed
+/// with the `with_*` methods:
+///
+/// ```
+/// use stint_axum::{CookieKeys, SessionConfig};
+///
+/// let keys = CookieKeys::new(["a secret of at least thirty-two bytes"]).unwrap();
+/// let config = SessionConfig::new(keys)
+///     .with_secure(true)
+///     .with_trust_proxy(true)
+///     .with_create_limit_per_minute(120);
+/// assert!(config.secure && config.trust_proxy);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// Keys for the session cookie.
     pub keys: CookieKeys,
@@ -51,5 +66,72 @@ impl SessionConfig {
             data_max_keys: 64,
             data_max_value_bytes: 16 * 1024,
         }
+    }
+
+    /// Sets the signing keys.
+    #[must_use]
+    pub fn with_keys(mut self, keys: CookieKeys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Sets the names of the session and visitor cookies.
+    #[must_use]
+    pub fn with_cookie_names(mut self, session: impl Into<String>, visitor: impl Into<String>) -> Self {
+        self.session_cookie = session.into();
+        self.visitor_cookie = visitor.into();
+        self
+    }
+
+    /// Adds `Secure` to both cookies (production, behind HTTPS).
+    #[must_use]
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Sets the visitor cookie's lifetime.
+    #[must_use]
+    pub fn with_visitor_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.visitor_ttl_secs = ttl.as_secs();
+        self
+    }
+
+    /// Believe `X-Forwarded-For`, `X-Real-IP` and `CF-IPCountry`: only
+    /// behind a proxy that sets them.
+    #[must_use]
+    pub fn with_trust_proxy(mut self, trust: bool) -> Self {
+        self.trust_proxy = trust;
+        self
+    }
+
+    /// New sessions stored per client address per minute; `0`: no limit.
+    #[must_use]
+    pub fn with_create_limit_per_minute(mut self, limit: u32) -> Self {
+        self.create_limit_per_minute = limit;
+        self
+    }
+
+    /// Whether every `GET` counts as a page view.
+    #[must_use]
+    pub fn with_page_views(mut self, count: bool) -> Self {
+        self.count_page_views = count;
+        self
+    }
+
+    /// Honour `DNT: 1` and `Sec-GPC: 1`.
+    #[must_use]
+    pub fn with_privacy_signals(mut self, honor: bool) -> Self {
+        self.honor_privacy_signals = honor;
+        self
+    }
+
+    /// Bounds a session's data: at most `max_keys` keys, each value at most
+    /// `max_value_bytes` as JSON.
+    #[must_use]
+    pub fn with_data_limits(mut self, max_keys: usize, max_value_bytes: usize) -> Self {
+        self.data_max_keys = max_keys;
+        self.data_max_value_bytes = max_value_bytes;
+        self
     }
 }

@@ -51,6 +51,8 @@ struct Shared {
     config: SessionConfig,
     limit: Option<CreateLimit>,
     agents: &'static AgentParser,
+    /// Whether the missing client address was reported already.
+    warned_no_peer: std::sync::atomic::AtomicBool,
 }
 
 impl SessionLayer {
@@ -63,6 +65,7 @@ impl SessionLayer {
                 config,
                 limit,
                 agents: AgentParser::shared(),
+                warned_no_peer: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -145,6 +148,23 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl Shared {
+    /// Once per layer: without the client's address the per-address creation
+    /// limit cannot work and sessions store no address. It is a wiring
+    /// mistake that nothing else would show.
+    fn warn_no_peer(&self) {
+        if !self
+            .warned_no_peer
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "the session layer sees no client address: serve the app with \
+                 `into_make_service_with_connect_info::<SocketAddr>()` (or `Stint::serve`), \
+                 or set trust_proxy behind a proxy; until then the per-address creation limit \
+                 is off and sessions store no address"
+            );
+        }
+    }
+
     async fn open(&self, req: &Parts) -> Session {
         let cfg = &self.config;
         let engine = &self.engine;
@@ -197,6 +217,9 @@ impl Shared {
         }
 
         let peer = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        if peer.is_none() && !cfg.trust_proxy {
+            self.warn_no_peer();
+        }
         let info = RequestInfo {
             peer,
             forwarded_for: header(headers, "x-forwarded-for"),

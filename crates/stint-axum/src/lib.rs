@@ -12,8 +12,15 @@
 //! malformed, expired, revoked or wrongly signed cookie never fails a request:
 //! it gets a new session.
 //!
+//! Most applications wire the layer through the `stint` crate's builder,
+//! which also runs the journal, the sweeper, the Redis failover and the
+//! jobs. Assembled by hand, an [`Engine`](stint_core::Engine) needs a hot
+//! store, a durable store and a writer whose task is drained at shutdown
+//! (records still queued are otherwise lost), and the app must be served
+//! with `ConnectInfo` so that the layer sees each client's address:
+//!
 //! ```
-//! use std::sync::Arc;
+//! use std::{net::SocketAddr, sync::Arc, time::Duration};
 //! use axum::{Router, routing::get};
 //! use stint_axum::{CookieKeys, CustomerSession, Session, SessionConfig, SessionLayer};
 //! use stint_core::{Engine, Policy, SystemClock};
@@ -30,20 +37,24 @@
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let cold = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
-//! let (writer, _task) = Writer::spawn(cold.clone(), WriterConfig::default());
-//! let engine = Engine::new(
-//!     Arc::new(MemoryStore::new()),
-//!     cold,
-//!     Arc::new(writer),
-//!     Arc::new(SystemClock),
-//!     Policy::default(),
-//! );
+//! let (writer, writer_task) = Writer::spawn(cold.clone(), WriterConfig::default());
+//! let hot = Arc::new(MemoryStore::new());
+//! // Expired sessions leave memory even if nobody asks for them again.
+//! let sweeper = hot.spawn_sweeper(Duration::from_secs(30), Arc::new(SystemClock));
+//! let engine = Engine::new(hot, cold, Arc::new(writer), Arc::new(SystemClock), Policy::default());
 //! let keys = CookieKeys::from_env_value("a secret of at least thirty-two bytes").unwrap();
 //! let app: Router = Router::new()
 //!     .route("/", get(home))
 //!     .route("/account", get(account))
 //!     .layer(SessionLayer::new(engine, SessionConfig::new(keys)));
-//! # let _ = app;
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+//!     .with_graceful_shutdown(async { /* until Ctrl-C, in a real service */ })
+//!     .await
+//!     .unwrap();
+//! sweeper.abort();
+//! writer_task.shutdown().await; // every queued record reaches the durable store
 //! # });
 //! ```
 

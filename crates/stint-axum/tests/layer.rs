@@ -1,6 +1,9 @@
 //! The layer in process, with a clock the tests move: cookie refresh, key
 //! rotation, the login grace window, expiry, data saving.
 
+// Test helpers outside `#[test]` functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use axum::Router;

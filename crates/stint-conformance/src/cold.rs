@@ -50,6 +50,26 @@ async fn put(store: &Arc<dyn ColdStore>, s: &Session) -> TokenHash {
     t
 }
 
+/// An open session is found by id with its current token (the one of its
+/// newest snapshot that named one); an ended one is not.
+pub async fn open_sessions_are_found_with_their_current_token(store: Arc<dyn ColdStore>) {
+    let s = session(T0);
+    put(&store, &s).await;
+    let second = put(&store, &s).await;
+    let (found, token) = store.open_session(&s.id).await.unwrap().unwrap();
+    assert_eq!((found.id, token), (s.id, second));
+    store
+        .write(&[Record::End {
+            id: s.id,
+            at: T0.plus_secs(1),
+            reason: EndReason::Logout,
+        }])
+        .await
+        .unwrap();
+    assert!(store.open_session(&s.id).await.unwrap().is_none());
+    assert!(store.open_session(&session(T0).id).await.unwrap().is_none());
+}
+
 /// What is written is read back, by id and by current token.
 pub async fn snapshots_are_found_by_id_and_token(store: Arc<dyn ColdStore>) {
     let mut s = session(T0);

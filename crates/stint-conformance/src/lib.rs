@@ -55,6 +55,7 @@ macro_rules! cold_store_suite {
             $make,
             [
                 snapshots_are_found_by_id_and_token,
+                open_sessions_are_found_with_their_current_token,
                 newer_snapshots_win_in_any_order,
                 page_views_advance_counters_and_never_rewind,
                 events_are_kept_in_order_and_written_once,

@@ -274,6 +274,11 @@ pub trait ColdStore: Send + Sync + 'static {
     /// The session `id`, live or ended.
     async fn session(&self, id: &SessionId) -> Result<Option<Session>>;
 
+    /// The session `id` with its current token's hash, if it has not ended
+    /// (expiry is the caller's to judge): what a hot tier needs to take over
+    /// a session it does not hold.
+    async fn open_session(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>>;
+
     /// Sessions matching `query`, newest first.
     async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>>;
 

@@ -33,9 +33,16 @@
 //! assert_eq!(store.resume(&token.hash(), &late).await.unwrap(), Lookup::Missing);
 //! # });
 //! ```
+//!
+//! [`Failover`] puts a shared hot store (Redis) in front of a local
+//! `MemoryStore`, which serves while the shared one is down.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod failover;
+
+pub use failover::Failover;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Weak};

@@ -1,5 +1,8 @@
 //! The hot-store conformance suite, on the in-process store.
 
+// Test helpers outside `#[test]` functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use stint_core::HotStore;

@@ -3,6 +3,9 @@
 //! (`STINT_TEST_REDIS_URL`, `STINT_TEST_REDIS_CLUSTER`). Each case gets its own
 //! key prefix, so cases share the servers without seeing each other.
 
+// Test helpers outside `#[test]` functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use stint_core::store::{Lookup, Touch};

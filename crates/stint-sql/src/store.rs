@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -292,6 +292,14 @@ impl SqlStore {
     async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
         let options =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+        // One connection first: the pool would only report that it timed
+        // out, where this says why (connection refused, no such database,
+        // authentication failed).
+        let probe = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| StoreError::Connect("no answer from the server within 10 s".to_owned()))?
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(1)
@@ -310,31 +318,6 @@ impl SqlStore {
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         on_pool!(self, |_p, d| d.name)
-    }
-
-    /// The open session `id` with its current token's hash: what a hot tier
-    /// needs to take over a session it does not hold.
-    pub async fn open_session_with_token(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            session_columns!(),
-            ", token_hash FROM sessions WHERE id = $1 AND ended_at IS NULL AND token_hash IS NOT NULL"
-        );
-        on_pool!(self, |p, d| {
-            let Some(row) = sqlx::query(SQL)
-                .bind(id.to_string())
-                .fetch_optional(p)
-                .await
-                .map_err(cold)?
-            else {
-                return Ok(None);
-            };
-            let session = rows::session(&row)?;
-            let raw: Vec<u8> = sqlx::Row::try_get(&row, "token_hash").map_err(cold)?;
-            let token =
-                <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| corrupt("token hash", "not 32 bytes"))?;
-            Ok(Some((session, TokenHash(token))))
-        })
     }
 
     /// Closes every connection.
@@ -436,6 +419,29 @@ impl ColdStore for SqlStore {
             return Ok(());
         }
         self.write_batch(&Folded::new(batch)).await
+    }
+
+    async fn open_session(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            session_columns!(),
+            ", token_hash FROM sessions WHERE id = $1 AND ended_at IS NULL AND token_hash IS NOT NULL"
+        );
+        on_pool!(self, |p, d| {
+            let Some(row) = sqlx::query(SQL)
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await
+                .map_err(cold)?
+            else {
+                return Ok(None);
+            };
+            let session = rows::session(&row)?;
+            let raw: Vec<u8> = sqlx::Row::try_get(&row, "token_hash").map_err(cold)?;
+            let token =
+                <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| corrupt("token hash", "not 32 bytes"))?;
+            Ok(Some((session, TokenHash(token))))
+        })
     }
 
     async fn session_by_token(&self, token: &TokenHash) -> Result<Option<Session>> {

@@ -2,6 +2,9 @@
 //! rolled up once and for all (twice gives the same row), their figures
 //! outlive the raw events, and today stays live.
 
+// Test helpers outside `#[test]` functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use stint_core::analytics::day_of;

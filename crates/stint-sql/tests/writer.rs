@@ -2,6 +2,9 @@
 //! never holds up anyone who does. And its full queue: senders wait for room,
 //! and never for each other.
 
+// Test helpers outside `#[test]` functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -209,6 +212,12 @@ impl ColdStore for Poisoned {
     }
     async fn session(&self, id: &SessionId) -> stint_core::Result<Option<stint_core::Session>> {
         self.0.session(id).await
+    }
+    async fn open_session(
+        &self,
+        id: &SessionId,
+    ) -> stint_core::Result<Option<(stint_core::Session, stint_core::TokenHash)>> {
+        self.0.open_session(id).await
     }
     async fn sessions(
         &self,

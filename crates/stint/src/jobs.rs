@@ -14,29 +14,67 @@ use tokio::task::JoinHandle;
 
 const LEASE: &str = "jobs";
 
+/// What the background jobs do and how often.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobsConfig {
+    /// Time between two rounds.
+    pub every: Duration,
+    /// Days raw events are kept (sessions and rollups stay); `0` keeps them
+    /// for ever.
+    pub retention_days: u64,
+}
+
+impl Default for JobsConfig {
+    /// A round a minute; events kept 395 days (13 months, so that a year
+    /// can be compared with the one before).
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(60),
+            retention_days: 395,
+        }
+    }
+}
+
+impl JobsConfig {
+    /// Sets the time between two rounds.
+    #[must_use]
+    pub fn every(mut self, every: Duration) -> Self {
+        self.every = every;
+        self
+    }
+
+    /// Sets the days raw events are kept; `0` keeps them for ever.
+    #[must_use]
+    pub fn retention_days(mut self, days: u64) -> Self {
+        self.retention_days = days;
+        self
+    }
+}
+
 /// The running job loop.
-pub struct Jobs {
+pub(crate) struct Jobs {
     task: JoinHandle<()>,
     store: Arc<SqlStore>,
     holder: String,
 }
 
 impl Jobs {
-    /// Starts the loop: every `every`, if this instance holds the lease, run the jobs.
-    pub fn start(engine: Engine, store: Arc<SqlStore>, every: Duration, retention_days: u64) -> Jobs {
+    /// Starts the loop: every round, if this instance holds the lease, run the jobs.
+    pub(crate) fn start(engine: Engine, store: Arc<SqlStore>, config: JobsConfig) -> Jobs {
         let holder = uuid::Uuid::new_v4().to_string();
         let task = tokio::spawn(run(
             engine,
             Arc::clone(&store),
             holder.clone(),
-            every,
-            retention_days,
+            config.every,
+            config.retention_days,
         ));
         Jobs { task, store, holder }
     }
 
     /// Stops the loop and gives the lease up, so another instance takes over at once.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.task.abort();
         if let Err(e) = self.store.release_lease(LEASE, &self.holder).await {
             tracing::warn!(error = %e, "could not release the jobs lease; it lapses by itself");

@@ -1,0 +1,103 @@
+//! The application: shared state and the router.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use stint_axum::SessionLayer;
+use stint_core::Engine;
+use stint_sql::{SqlStore, Writer};
+
+use crate::api::ApiError;
+use crate::routes;
+
+/// Largest request body accepted, bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Largest total of request header names and values accepted, bytes.
+pub const MAX_HEADERS: usize = 16 * 1024;
+
+/// What every route can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The session engine.
+    pub engine: Engine,
+    /// The durable store (and the demo shop's tables).
+    pub store: Arc<SqlStore>,
+    /// The writer feeding the durable store.
+    pub writer: Writer,
+    /// The admin bearer token.
+    pub admin_token: Arc<str>,
+    /// The Prometheus exporter.
+    pub metrics: PrometheusHandle,
+    /// Redis and the local tier, when `REDIS_URL` is set.
+    pub tier: Option<Arc<stint_memory::Failover<stint_redis::RedisStore>>>,
+}
+
+/// The whole service.
+pub fn router(state: AppState, session: SessionLayer) -> Router {
+    let measured = || middleware::from_fn(record_request);
+    let storefront = routes::storefront::router()
+        .layer(session)
+        .route_layer(measured());
+    Router::new()
+        .nest("/api/storefront", storefront)
+        .nest(
+            "/api/admin",
+            routes::admin::router(state.clone()).route_layer(measured()),
+        )
+        .merge(routes::ops::router().route_layer(measured()))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(limit_headers))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .with_state(state)
+}
+
+/// Refuses requests whose headers are too large, before any work is done.
+async fn limit_headers(req: Request, next: Next) -> Response {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if size > MAX_HEADERS {
+        return ApiError::Body(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("Request headers too large (at most {MAX_HEADERS} bytes)"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Not found".into())
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("a handler panicked".into()).into_response()
+}
+
+/// Request counts and latencies by route and status (installed per route,
+/// where the matched route is known).
+async fn record_request(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("stint_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("stint_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    response
+}

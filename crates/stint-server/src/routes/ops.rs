@@ -1,0 +1,102 @@
+//! Operations: liveness, readiness, metrics; and the dashboard's page.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// `/healthz`, `/readyz`, `/metrics`, and the dashboard's page and assets.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({ "status": "ok" })) }),
+        )
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/dashboard",
+            get(|| asset(DASHBOARD_HTML, "text/html; charset=utf-8")),
+        )
+        .route(
+            "/dashboard/app.js",
+            get(|| asset(DASHBOARD_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/dashboard/app.css",
+            get(|| asset(DASHBOARD_CSS, "text/css; charset=utf-8")),
+        )
+        .route(
+            "/dashboard/favicon.svg",
+            get(|| asset(DASHBOARD_ICON, "image/svg+xml")),
+        )
+}
+
+/// The dashboard: a static page over the admin API, compiled into the
+/// binary (no CDN: it works offline). The page holds no data; it asks the
+/// admin API with the token the user signs in with.
+const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard.html");
+const DASHBOARD_JS: &str = include_str!("../../assets/app.js");
+const DASHBOARD_CSS: &str = include_str!("../../assets/app.css");
+const DASHBOARD_ICON: &str = include_str!("../../assets/favicon.svg");
+
+async fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
+    (
+        [
+            (http::header::CONTENT_TYPE, content_type),
+            (
+                http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; style-src 'self' 'unsafe-inline'",
+            ),
+            (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
+async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    // Named by what they are, so that an operator knows where to look.
+    // Each store gets a second: a probe must answer even when a store does not.
+    let limit = std::time::Duration::from_secs(1);
+    let mut failing = Vec::new();
+    if !matches!(
+        tokio::time::timeout(limit, app.engine.hot().ping()).await,
+        Ok(Ok(()))
+    ) {
+        failing.push(if app.tier.is_some() { "redis" } else { "memory" });
+    }
+    if !matches!(
+        tokio::time::timeout(limit, app.engine.cold().ping()).await,
+        Ok(Ok(()))
+    ) {
+        failing.push(app.store.backend());
+    }
+    if failing.is_empty() {
+        (StatusCode::OK, axum::Json(json!({ "status": "ready" })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "unavailable", "failing": failing })),
+        )
+    }
+}
+
+async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    metrics::gauge!("stint_writer_queue_depth").set(app.writer.queued() as f64);
+    if let Ok(n) = app.engine.hot().count().await {
+        metrics::gauge!("stint_hot_sessions").set(n as f64);
+    }
+    if let Some(tier) = &app.tier {
+        metrics::gauge!("stint_hot_degraded").set(if tier.is_degraded() { 1.0 } else { 0.0 });
+        metrics::counter!("stint_redis_commands_total").absolute(tier.primary().round_trips());
+    }
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}

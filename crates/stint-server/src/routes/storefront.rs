@@ -1,0 +1,360 @@
+//! The demo storefront: products, the cart, accounts and orders, every route
+//! behind the session layer.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stint_axum::Session;
+use stint_core::event::kinds;
+use stint_sql::{Customer, Order};
+
+use crate::api::{ApiError, ApiResult, Json, Reply, SignedIn, created, ok};
+use crate::app::AppState;
+use crate::catalogue::{self, Cart, MAX_LINES, MAX_QUANTITY, PRODUCTS, ProductView};
+use crate::passwords;
+
+/// The storefront's routes (mounted under `/api/storefront`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/products", get(products))
+        .route("/products/{id}", get(product))
+        .route("/session", get(session))
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/cart", get(cart))
+        .route("/cart/items", post(add_to_cart))
+        .route("/checkout", post(checkout))
+        .route("/orders", post(place_order))
+        .route("/me", get(me))
+        .route("/me/sessions", get(my_sessions))
+        .route("/me/sessions/others", delete(revoke_my_other_sessions))
+        .route("/me/password", post(change_password))
+}
+
+async fn products() -> Reply<Vec<ProductView>> {
+    ok(PRODUCTS.iter().map(ProductView::from).collect())
+}
+
+async fn product(Path(id): Path<String>) -> ApiResult<Reply<ProductView>> {
+    catalogue::product(&id)
+        .map(|p| ok(ProductView::from(p)))
+        .ok_or_else(|| ApiError::NotFound(format!("Product not found: {}", clip(&id))))
+}
+
+async fn session(session: Session) -> Reply<stint_core::Session> {
+    ok(session.record())
+}
+
+/// Echoes user input in messages only in part, so an error cannot be a megabyte.
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+fn customer_view(c: &Customer) -> Value {
+    json!({ "id": c.id, "email": c.email, "name": c.name, "createdAt": c.created_at })
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> ApiResult<&'a str> {
+    match v.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ApiError::BadRequest(format!("{name} must be a string"))),
+        None => Err(ApiError::BadRequest(format!("{name} is required"))),
+    }
+}
+
+fn normalise_email(email: &str) -> ApiResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::BadRequest("email is not a valid address".into()))
+    }
+}
+
+async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiResult<Reply<Value>> {
+    let email = normalise_email(field(&body, "email")?)?;
+    let password = field(&body, "password")?;
+    let name = field(&body, "name")?.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::BadRequest("name must have 1 to 100 characters".into()));
+    }
+    passwords::check_strength(password)?;
+    if app.store.customer_by_email(&email).await?.is_some() {
+        return Err(ApiError::Conflict("Email already registered".into()));
+    }
+    let customer = Customer {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        name: name.to_owned(),
+        password_hash: passwords::hash(password.to_owned()).await?,
+        created_at: app.engine.now(),
+    };
+    if !app.store.insert_customer(&customer).await? {
+        return Err(ApiError::Conflict("Email already registered".into()));
+    }
+    Ok(created(customer_view(&customer)))
+}
+
+async fn login(
+    State(app): State<AppState>,
+    session: Session,
+    Json(body): Json<Value>,
+) -> ApiResult<Reply<Value>> {
+    let email = field(&body, "email")?.trim().to_lowercase();
+    let password = field(&body, "password")?;
+    if password.len() > passwords::MAX_LEN {
+        return Err(ApiError::Unauthorized("Invalid email or password"));
+    }
+    let customer = app.store.customer_by_email(&email).await?;
+    // Verify against a real hash even for an unknown email, so that timing
+    // does not tell which emails are registered.
+    let hash = customer
+        .as_ref()
+        .map(|c| c.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let matches = passwords::verify(password.to_owned(), hash).await;
+    let Some(customer) = customer.filter(|_| matches) else {
+        return Err(ApiError::Unauthorized("Invalid email or password"));
+    };
+    session.login(&customer.id).await?;
+    merge_carts(&app, &session, &customer.id).await?;
+    Ok(ok(
+        json!({ "customer": customer_view(&customer), "session": session.record() }),
+    ))
+}
+
+/// The cart survives login: the session keeps its (anonymous) cart, and the
+/// cart of the customer's most recently seen other live session is merged
+/// into it (same product: quantities summed). The other session keeps its own.
+async fn merge_carts(app: &AppState, session: &Session, customer_id: &str) -> ApiResult<()> {
+    let current = session.id();
+    let other = app
+        .engine
+        .customer_sessions(customer_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.id != current)
+        .find_map(|s| {
+            s.data
+                .get("cart")
+                .and_then(|c| serde_json::from_value::<Cart>(c.clone()).ok())
+        })
+        .filter(|c| !c.items.is_empty());
+    if let Some(other) = other {
+        session
+            .modify("cart", |cart: Option<Cart>| {
+                Ok(cart.unwrap_or_default().merged_with(&other))
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// An Argon2id hash of a random password, for unknown emails.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c3RpbnRkdW1teXNhbHQ$2VfsZpkuHx0T6gfZsU7y0pLY9wILHM1y1ZBr8V5f0Bk";
+
+async fn logout(session: Session) -> ApiResult<Reply<Value>> {
+    let id = session.id();
+    session.logout().await?;
+    Ok(ok(json!({ "sessionId": id, "loggedOut": true })))
+}
+
+fn cart_of(session: &Session) -> ApiResult<Cart> {
+    Ok(session.get::<Cart>("cart")?.unwrap_or_default())
+}
+
+async fn cart(session: Session) -> ApiResult<Reply<Value>> {
+    Ok(ok(cart_of(&session)?.view()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CartItem {
+    product_id: String,
+    quantity: i64,
+}
+
+fn quantity(q: i64) -> ApiResult<u32> {
+    if q <= 0 {
+        return Err(ApiError::BadRequest("quantity must be a positive integer".into()));
+    }
+    u32::try_from(q)
+        .ok()
+        .filter(|q| *q <= MAX_QUANTITY)
+        .ok_or_else(|| ApiError::BadRequest(format!("quantity must be at most {MAX_QUANTITY}")))
+}
+
+async fn add_to_cart(session: Session, Json(item): Json<CartItem>) -> ApiResult<Reply<Value>> {
+    let product = catalogue::product(&item.product_id)
+        .ok_or_else(|| ApiError::BadRequest(format!("Unknown product: {}", clip(&item.product_id))))?;
+    let quantity = quantity(item.quantity)?;
+    let cart: Cart = session
+        .modify("cart", |cart: Option<Cart>| {
+            cart.unwrap_or_default().add(product.id, quantity)
+        })
+        .await?;
+    let event = session
+        .event(kinds::ADD_TO_CART)
+        .product(product.id)
+        .page("/api/storefront/cart/items")
+        .metadata(json!({ "quantity": quantity, "price": catalogue::units(product.price_cents) }));
+    session.track(event).await?;
+    Ok(ok(cart.view()))
+}
+
+async fn checkout(session: Session) -> ApiResult<Reply<Value>> {
+    let cart = cart_of(&session)?;
+    let event = session
+        .event(kinds::CHECKOUT_STARTED)
+        .page("/api/storefront/checkout")
+        .metadata(json!({ "total": catalogue::units(cart.total_cents()), "items": cart.items.len() }));
+    session.track(event).await?;
+    Ok(ok(json!({ "cart": cart.view(), "sessionId": session.id() })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderRequest {
+    items: Vec<CartItem>,
+    #[serde(default)]
+    shipping_address: Value,
+}
+
+async fn place_order(
+    State(app): State<AppState>,
+    session: Session,
+    Json(body): Json<OrderRequest>,
+) -> ApiResult<Reply<Value>> {
+    if body.items.is_empty() {
+        return Err(ApiError::BadRequest("items must not be empty".into()));
+    }
+    if body.items.len() > MAX_LINES {
+        return Err(ApiError::BadRequest(format!(
+            "At most {MAX_LINES} items per order"
+        )));
+    }
+    let mut lines = Vec::with_capacity(body.items.len());
+    let mut total_cents = 0i64;
+    for item in &body.items {
+        let product = catalogue::product(&item.product_id)
+            .ok_or_else(|| ApiError::BadRequest(format!("Unknown product: {}", clip(&item.product_id))))?;
+        let quantity = quantity(item.quantity)?;
+        total_cents += product.price_cents * i64::from(quantity);
+        lines.push(json!({
+            "productId": product.id,
+            "name": product.name,
+            "price": catalogue::units(product.price_cents),
+            "quantity": quantity,
+        }));
+    }
+    if body.shipping_address.to_string().len() > 2048 {
+        return Err(ApiError::BadRequest("shippingAddress is too large".into()));
+    }
+    let record = session.record();
+    let order = Order {
+        id: uuid::Uuid::now_v7().to_string(),
+        session_id: record.id,
+        visitor_id: record.visitor_id,
+        customer_id: record.customer_id.clone(),
+        total_cents,
+        items: Value::Array(lines),
+        shipping_address: body.shipping_address,
+        created_at: app.engine.now(),
+    };
+    app.store.insert_order(&order).await?;
+    let total = catalogue::units(total_cents);
+    session
+        .convert(
+            &order.id,
+            json!({ "orderId": order.id, "total": total, "items": order.items }),
+        )
+        .await?;
+    session.remove("cart");
+    Ok(created(json!({
+        "id": order.id,
+        "total": total,
+        "sessionId": order.session_id,
+        "customerId": order.customer_id,
+        "items": order.items,
+        "createdAt": order.created_at,
+    })))
+}
+
+async fn me(State(app): State<AppState>, SignedIn(customer): SignedIn) -> ApiResult<Reply<Value>> {
+    let c = app
+        .store
+        .customer(&customer.customer_id)
+        .await?
+        .ok_or(ApiError::Unauthorized("Authentication required"))?;
+    Ok(ok(customer_view(&c)))
+}
+
+async fn my_sessions(
+    State(app): State<AppState>,
+    SignedIn(customer): SignedIn,
+) -> ApiResult<Reply<Vec<Value>>> {
+    let current = customer.id();
+    let sessions = app.engine.customer_sessions(&customer.customer_id).await?;
+    Ok(ok(sessions
+        .iter()
+        .map(|s| {
+            let a = &*s.attributes;
+            json!({
+                "id": s.id,
+                "device": a.device,
+                "browser": a.browser,
+                "os": a.os,
+                "ip": a.ip_address,
+                "country": a.country,
+                "startedAt": s.started_at,
+                "lastSeenAt": s.last_seen_at,
+                "current": s.id == current,
+            })
+        })
+        .collect()))
+}
+
+async fn revoke_my_other_sessions(
+    State(app): State<AppState>,
+    SignedIn(customer): SignedIn,
+) -> ApiResult<Reply<Value>> {
+    let keep = customer.id();
+    let n = app
+        .engine
+        .revoke_customer(&customer.customer_id, Some(&keep))
+        .await?;
+    Ok(ok(json!({ "revoked": n })))
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    SignedIn(customer): SignedIn,
+    Json(body): Json<Value>,
+) -> ApiResult<Reply<Value>> {
+    let current = field(&body, "currentPassword")?;
+    let new = field(&body, "newPassword")?;
+    let c = app
+        .store
+        .customer(&customer.customer_id)
+        .await?
+        .ok_or(ApiError::Unauthorized("Authentication required"))?;
+    if current.len() > passwords::MAX_LEN || !passwords::verify(current.to_owned(), c.password_hash).await {
+        return Err(ApiError::Unauthorized("Current password is wrong"));
+    }
+    passwords::check_strength(new)?;
+    app.store
+        .set_password_hash(&c.id, &passwords::hash(new.to_owned()).await?)
+        .await?;
+    let keep = customer.id();
+    let n = app.engine.revoke_customer(&c.id, Some(&keep)).await?;
+    Ok(ok(json!({ "revoked": n })))
+}

@@ -1,0 +1,139 @@
+//! The failover tier with Redis down: sessions are served locally, from the
+//! durable store, and production never keeps them in memory alone.
+
+// Test helpers outside `#[test]` functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stint_core::store::{Lookup, Touch, Update};
+use stint_core::{
+    Attributes, Clock, ColdStore, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash,
+    VisitorId,
+};
+use stint_memory::Failover;
+use stint_redis::{RedisOptions, RedisStore};
+use stint_sql::SqlStore;
+
+type Tiered = Failover<RedisStore>;
+
+/// A Redis store on a port nobody listens on.
+fn dead_redis() -> Arc<RedisStore> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut options = RedisOptions::new(Policy::default());
+    options.timeout = Duration::from_millis(100);
+    Arc::new(RedisStore::open(&format!("redis://127.0.0.1:{port}"), options).unwrap())
+}
+
+fn tier(cold: Arc<SqlStore>, strict: bool) -> Tiered {
+    let (writer, _task) = stint_sql::Writer::spawn(cold.clone(), stint_sql::WriterConfig::default());
+    Failover::new(
+        dead_redis(),
+        cold,
+        Arc::new(writer),
+        Arc::new(stint_core::SystemClock),
+        Policy::default(),
+    )
+    .strict(strict)
+    .probe_every(Duration::from_secs(60))
+}
+
+async fn cold(dir: &std::path::Path, up: bool) -> Arc<SqlStore> {
+    let store = SqlStore::open(&dir.join("t.db")).await.unwrap();
+    if !up {
+        store.close().await;
+    }
+    Arc::new(store)
+}
+
+fn session() -> (Session, TokenHash) {
+    let t = Token::generate().hash();
+    let mut s = Session::new(
+        VisitorId::new(),
+        Attributes::default(),
+        Timestamp(1_795_000_000_000),
+    );
+    s.id = SessionId::for_token(&t);
+    (s, t)
+}
+
+#[tokio::test]
+async fn redis_down_falls_back_to_the_local_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = tier(cold(dir.path(), true).await, true);
+    let (s, t) = session();
+    tier.insert(&s, &t, &Policy::default()).await.unwrap();
+    assert!(tier.is_degraded());
+    assert_eq!(tier.get(&s.id).await.unwrap().map(|x| x.id), Some(s.id));
+    assert!(tier.ping().await.is_err(), "readiness reports the outage");
+}
+
+#[tokio::test]
+async fn production_never_keeps_sessions_in_memory_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for (strict, works) in [(true, false), (false, true)] {
+        let tier = tier(cold(dir.path(), false).await, strict);
+        let (s, t) = session();
+        // The first failure turns the service degraded; a probe finds the durable store down too.
+        let _ = tier.insert(&s, &t, &Policy::default()).await;
+        assert!(!tier.probe().await);
+        let (s, t) = session();
+        let r = tier.insert(&s, &t, &Policy::default()).await;
+        assert_eq!(r.is_ok(), works, "strict: {strict}: {r:?}");
+        if !works {
+            assert!(matches!(r, Err(Error::Unavailable { .. })));
+        }
+    }
+}
+
+/// A session resumed on Redis just before it failed is changed locally,
+/// not taken for ended.
+#[tokio::test]
+async fn a_change_while_degraded_takes_the_session_over_from_the_durable_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = cold(dir.path(), true).await;
+    let mut s = Session::new(
+        VisitorId::new(),
+        Attributes::default(),
+        stint_core::SystemClock.now(),
+    );
+    let t = Token::generate().hash();
+    s.id = SessionId::for_token(&t);
+    store
+        .write(&[stint_core::store::Record::Snapshot {
+            session: s.clone(),
+            token: Some(t),
+        }])
+        .await
+        .unwrap();
+    let tier = tier(store, true);
+    let set = Update {
+        data: vec![stint_core::store::DataOp::Set(
+            "cart".into(),
+            serde_json::json!([1]),
+        )],
+        ..Update::default()
+    };
+    let after = tier
+        .update(&s.id, &set)
+        .await
+        .unwrap()
+        .expect("taken over, not missing");
+    assert!(tier.is_degraded());
+    assert_eq!(after.data.get("cart"), Some(&serde_json::json!([1])));
+    // The visitor's token finds it locally too.
+    let touch = Touch {
+        now: stint_core::SystemClock.now(),
+        page_view: true,
+        policy: Policy::default(),
+    };
+    assert!(matches!(
+        tier.resume(&t, &touch).await.unwrap(),
+        Lookup::Current(_)
+    ));
+}

@@ -3,7 +3,9 @@
 //! One suite for every [`HotStore`] and one for every [`ColdStore`]: a store
 //! crate calls [`hot_store_suite!`] or [`cold_store_suite!`] from a test file
 //! with an expression that builds a fresh, empty store, and gets one test per
-//! behaviour the engine relies on.
+//! behaviour the engine relies on. A failover tier (a hot store in front of
+//! another) passes the hot-store suite and [`failover_suite!`], its outage
+//! cases.
 //!
 //! ```ignore
 //! stint_conformance::hot_store_suite!(async {
@@ -16,6 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cold;
+pub mod failover;
 pub mod hot;
 
 /// Expands to one `#[tokio::test]` per hot-store behaviour; `$make` is an
@@ -67,6 +70,25 @@ macro_rules! cold_store_suite {
                 erasure_deletes_sessions_and_their_events,
                 retention_deletes_old_events_only,
                 rollups_replace_and_read_back,
+            ]
+        );
+    };
+}
+
+/// Expands to one `#[tokio::test]` per outage case of a failover tier;
+/// `$make` is an expression (usually an `async` block) giving a fresh
+/// `Arc<dyn failover::Harness>`.
+#[macro_export]
+macro_rules! failover_suite {
+    ($make:expr) => {
+        $crate::__cases!(
+            failover,
+            $make,
+            [
+                an_outage_is_served_locally,
+                the_outages_sessions_are_handed_to_the_primary,
+                removals_during_the_outage_reach_the_primary,
+                a_change_during_the_outage_takes_the_session_over,
             ]
         );
     };

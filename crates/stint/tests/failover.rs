@@ -7,10 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use stint_core::store::{Lookup, Touch, Update};
 use stint_core::{
-    Attributes, Clock, ColdStore, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash,
-    VisitorId,
+    Attributes, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash, VisitorId,
 };
 use stint_memory::Failover;
 use stint_redis::{RedisOptions, RedisStore};
@@ -89,51 +87,4 @@ async fn production_never_keeps_sessions_in_memory_alone() {
             assert!(matches!(r, Err(Error::Unavailable { .. })));
         }
     }
-}
-
-/// A session resumed on Redis just before it failed is changed locally,
-/// not taken for ended.
-#[tokio::test]
-async fn a_change_while_degraded_takes_the_session_over_from_the_durable_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = cold(dir.path(), true).await;
-    let mut s = Session::new(
-        VisitorId::new(),
-        Attributes::default(),
-        stint_core::SystemClock.now(),
-    );
-    let t = Token::generate().hash();
-    s.id = SessionId::for_token(&t);
-    store
-        .write(&[stint_core::store::Record::Snapshot {
-            session: s.clone(),
-            token: Some(t),
-        }])
-        .await
-        .unwrap();
-    let tier = tier(store, true);
-    let set = Update {
-        data: vec![stint_core::store::DataOp::Set(
-            "cart".into(),
-            serde_json::json!([1]),
-        )],
-        ..Update::default()
-    };
-    let after = tier
-        .update(&s.id, &set)
-        .await
-        .unwrap()
-        .expect("taken over, not missing");
-    assert!(tier.is_degraded());
-    assert_eq!(after.data.get("cart"), Some(&serde_json::json!([1])));
-    // The visitor's token finds it locally too.
-    let touch = Touch {
-        now: stint_core::SystemClock.now(),
-        page_view: true,
-        policy: Policy::default(),
-    };
-    assert!(matches!(
-        tier.resume(&t, &touch).await.unwrap(),
-        Lookup::Current(_)
-    ));
 }

@@ -88,7 +88,6 @@ macro_rules! failover_suite {
                 an_outage_is_served_locally,
                 the_outages_sessions_are_handed_to_the_primary,
                 removals_during_the_outage_reach_the_primary,
-                a_change_during_the_outage_takes_the_session_over,
             ]
         );
     };

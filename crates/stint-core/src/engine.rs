@@ -247,7 +247,10 @@ impl Engine {
             new_token: Some((token.hash(), now.plus_secs(i.policy.rotation_grace_secs))),
             ..Update::default()
         };
-        let session = i.hot.update(id, &update).await?.ok_or(Error::SessionNotFound)?;
+        let session = self
+            .read_through(id, || i.hot.update(id, &update))
+            .await?
+            .ok_or(Error::SessionNotFound)?;
         let event = Event::new(session.id, session.visitor_id, kinds::CUSTOMER_LOGIN, now)
             .metadata(json!({ "customerId": customer_id }));
         i.sink
@@ -333,7 +336,8 @@ impl Engine {
 
     /// Read-modify-write of one data key, atomic against parallel requests.
     pub async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
-        let session = self.inner.hot.modify(id, key, f).await?;
+        let hot = &self.inner.hot;
+        let session = self.read_through(id, || hot.modify(id, key, f)).await?;
         if let Some(s) = &session {
             self.snapshot(s).await?;
         }
@@ -341,11 +345,42 @@ impl Engine {
     }
 
     async fn apply(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
-        let session = self.inner.hot.update(id, update).await?;
+        let hot = &self.inner.hot;
+        let session = self.read_through(id, || hot.update(id, update)).await?;
         if let Some(s) = &session {
             self.snapshot(s).await?;
         }
         Ok(session)
+    }
+
+    /// Runs `op`, a change of session `id` in the hot store. If the hot
+    /// store does not hold the session (a restart, an eviction, a failover
+    /// tier serving locally while its primary is down) and the cold store
+    /// has it open and live, the session is read through once and `op` runs
+    /// again: a change by id is never lost for want of a cached copy. The
+    /// by-token read-through of [`Engine::resume`] is the other half of the
+    /// same rule.
+    async fn read_through<'a, F, Fut>(&self, id: &SessionId, op: F) -> Result<Option<Session>>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Session>>> + 'a,
+    {
+        if let Some(s) = op().await? {
+            return Ok(Some(s));
+        }
+        let i = &*self.inner;
+        // The writer may still hold this session's end: read after it.
+        i.sink.flush().await?;
+        match i.cold.open_session(id).await? {
+            Some((s, token)) if s.is_live(&i.policy, i.clock.now()) && s.id.shard() == token.shard() => {
+                // A request may have re-cached it meanwhile, with newer counts.
+                if i.hot.get(id).await?.is_none() {
+                    i.hot.insert(&s, &token, &i.policy).await?;
+                }
+                op().await
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn snapshot(&self, session: &Session) -> Result<()> {

@@ -1,6 +1,7 @@
 //! The failover tier: a shared hot store (Redis) while it answers, and a
-//! local in-process tier, read through from the durable store, while it
-//! does not.
+//! local in-process tier while it does not. The engine reads sessions the
+//! local tier lacks through from the durable store, by token (a request) or
+//! by id (a change), as it does for any hot store that lost a session.
 //!
 //! - The first call that finds the primary unavailable turns the tier
 //!   *degraded*: that call, and every call after it, is served locally, so no
@@ -14,25 +15,26 @@
 //!   the primary, those that changed since their copy are written again, and
 //!   the gate opens on the primary. No local change is lost in the hand-over,
 //!   and requests wait only for the second, short pass.
-//! - `strict` (production): the local tier works only while the durable store
-//!   answers, so that sessions are never kept in memory alone. With both
-//!   stores down, calls fail and the session layer serves requests without a
-//!   session.
+//! - [`Failover::strict`] (production): the local tier works only while the
+//!   durable store answers, so that sessions are never kept in memory alone.
+//!   With both stores down, calls fail and the session layer serves requests
+//!   without a session.
 //!
 //! ```
 //! # async fn demo(
 //! #     redis: std::sync::Arc<stint_memory::MemoryStore>,
-//! #     cold: std::sync::Arc<dyn stint_core::ColdStore>,
-//! #     sink: std::sync::Arc<dyn stint_core::Sink>,
+//! #     durable: std::sync::Arc<dyn stint_core::ColdStore>,
 //! # ) {
 //! use std::{sync::Arc, time::Duration};
-//! use stint_core::{Policy, SystemClock};
+//! use stint_core::Policy;
 //! use stint_memory::Failover;
 //!
 //! // `redis` would be a `stint_redis::RedisStore`; any hot store can be the primary.
-//! let tier = Arc::new(Failover::new(redis, cold, sink, Arc::new(SystemClock), Policy::default())
-//!     .strict(true)
-//!     .probe_every(Duration::from_secs(1)));
+//! let tier = Arc::new(
+//!     Failover::new(redis, Policy::default())
+//!         .strict(durable)
+//!         .probe_every(Duration::from_secs(1)),
+//! );
 //! let prober = tokio::spawn({
 //!     let tier = tier.clone();
 //!     async move { tier.keep_probing().await }
@@ -48,10 +50,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use stint_core::store::{Lookup, Modify, Realtime, Sink, Touch, Update};
-use stint_core::{
-    Clock, ColdStore, Error, HotStore, Policy, Result, Session, SessionId, Timestamp, TokenHash,
-};
+use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
+use stint_core::{ColdStore, Error, HotStore, Policy, Result, Session, SessionId, Timestamp, TokenHash};
 
 use crate::MemoryStore;
 
@@ -79,13 +79,9 @@ impl Fingerprint {
 pub struct Failover<P> {
     shared: Arc<P>,
     local: Arc<MemoryStore>,
-    cold: Arc<dyn ColdStore>,
-    /// Flushed before a session is read from `cold` (it may hold its latest change).
-    writer: Arc<dyn Sink>,
-    clock: Arc<dyn Clock>,
+    /// Production: serve locally only while this store answers.
+    strict: Option<Arc<dyn ColdStore>>,
     policy: Policy,
-    /// Production: no serving from memory alone.
-    strict: bool,
     probe_every: Duration,
     degraded: AtomicBool,
     /// Whether the durable store answered the last probe (for `strict`).
@@ -136,24 +132,14 @@ macro_rules! tiered {
 }
 
 impl<P: HotStore> Failover<P> {
-    /// `shared` in front of a new local tier, which reads sessions it does
-    /// not hold from `cold` after flushing `writer`. Not strict; probes once
-    /// a second.
-    pub fn new(
-        shared: Arc<P>,
-        cold: Arc<dyn ColdStore>,
-        writer: Arc<dyn Sink>,
-        clock: Arc<dyn Clock>,
-        policy: Policy,
-    ) -> Self {
+    /// `shared` in front of a new local tier; sessions handed back to it
+    /// follow `policy`. Not strict; probes once a second.
+    pub fn new(shared: Arc<P>, policy: Policy) -> Self {
         Self {
             shared,
             local: Arc::new(MemoryStore::new()),
-            cold,
-            writer,
-            clock,
+            strict: None,
             policy,
-            strict: false,
             probe_every: Duration::from_secs(1),
             degraded: AtomicBool::new(false),
             cold_ok: AtomicBool::new(true),
@@ -162,11 +148,11 @@ impl<P: HotStore> Failover<P> {
         }
     }
 
-    /// Serve locally only while the durable store answers (production):
-    /// sessions are never kept in memory alone.
+    /// Serve locally only while `durable` answers (production): sessions
+    /// are never kept in memory alone. Each probe asks it.
     #[must_use]
-    pub fn strict(mut self, strict: bool) -> Self {
-        self.strict = strict;
+    pub fn strict(mut self, durable: Arc<dyn ColdStore>) -> Self {
+        self.strict = Some(durable);
         self
     }
 
@@ -211,7 +197,7 @@ impl<P: HotStore> Failover<P> {
     }
 
     fn usable_local(&self) -> Result<()> {
-        if self.strict && !self.cold_ok.load(Ordering::Relaxed) {
+        if self.strict.is_some() && !self.cold_ok.load(Ordering::Relaxed) {
             return Err(Error::hot(
                 "the shared hot store and the durable store are both unavailable; sessions are never kept in memory alone",
             ));
@@ -234,9 +220,9 @@ impl<P: HotStore> Failover<P> {
 
     /// One probe; true if the tier is back on the primary.
     pub async fn probe(&self) -> bool {
-        if self.strict {
+        if let Some(durable) = &self.strict {
             self.cold_ok
-                .store(self.cold.ping().await.is_ok(), Ordering::Relaxed);
+                .store(durable.ping().await.is_ok(), Ordering::Relaxed);
         }
         if self.shared.ping().await.is_err() {
             return false;
@@ -304,24 +290,6 @@ impl<P: HotStore> Failover<P> {
             .await
     }
 
-    /// Brings session `id` into the local tier if it is not there: a request
-    /// that resumed it on the primary just before it failed changes it here,
-    /// and must not find it missing (that would read as ended, and the
-    /// change would be lost).
-    async fn take_over(&self, id: &SessionId) -> Result<()> {
-        if self.local.get(id).await?.is_some() {
-            return Ok(());
-        }
-        self.writer.flush().await?;
-        if let Some((session, token)) = self.cold.open_session(id).await?
-            && session.is_live(&self.policy, self.clock.now())
-            && self.local.get(id).await?.is_none()
-        {
-            self.local.insert(&session, &token, &self.policy).await?;
-        }
-        Ok(())
-    }
-
     /// A removal while degraded: the session may also be in the primary, where
     /// its token would work again once the primary is back.
     async fn remove_locally(&self, id: &SessionId) -> Result<Option<Session>> {
@@ -345,17 +313,11 @@ impl<P: HotStore> HotStore for Failover<P> {
     }
 
     async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
-        tiered!(self, s => s.update(id, update), local => async {
-            self.take_over(id).await?;
-            self.local.update(id, update).await
-        })
+        tiered!(self, s => s.update(id, update))
     }
 
     async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
-        tiered!(self, s => s.modify(id, key, f), local => async {
-            self.take_over(id).await?;
-            self.local.modify(id, key, f).await
-        })
+        tiered!(self, s => s.modify(id, key, f))
     }
 
     async fn remove(&self, id: &SessionId) -> Result<Option<Session>> {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stint_axum::{CookieKeys, KeyError, SessionConfig, SessionLayer};
-use stint_core::store::Sink;
 use stint_core::{Clock, ColdStore, Engine, HotStore, Policy, SystemClock};
 use stint_memory::{Failover, MemoryStore};
 use stint_redis::{RedisOptions, RedisStore};
@@ -365,17 +364,11 @@ impl StintBuilder {
                         "REDIS_URL: Redis does not answer at start-up; serving sessions from the local tier until it does"
                     );
                 }
-                let failover = Arc::new(
-                    Failover::new(
-                        redis,
-                        durable.clone() as Arc<dyn ColdStore>,
-                        Arc::new(writer.clone()) as Arc<dyn Sink>,
-                        clock.clone(),
-                        self.policy,
-                    )
-                    .strict(self.production)
-                    .probe_every(self.probe_every),
-                );
+                let mut failover = Failover::new(redis, self.policy).probe_every(self.probe_every);
+                if self.production {
+                    failover = failover.strict(durable.clone() as Arc<dyn ColdStore>);
+                }
+                let failover = Arc::new(failover);
                 (failover.clone(), failover.local().clone(), Some(failover))
             }
             None => {

@@ -9,11 +9,10 @@
 
 use std::sync::Arc;
 
-use stint_conformance::failover::{Harness, Switch, T0, policy};
-use stint_core::{ColdStore, HotStore, ManualClock, Policy};
+use stint_conformance::failover::{Harness, Switch, policy};
+use stint_core::{HotStore, Policy};
 use stint_memory::{Failover, MemoryStore};
 use stint_redis::{RedisOptions, RedisStore};
-use stint_sql::{SqlStore, Writer, WriterConfig};
 
 fn redis() -> Arc<RedisStore> {
     let url = std::env::var("STINT_TEST_REDIS_URL")
@@ -23,54 +22,37 @@ fn redis() -> Arc<RedisStore> {
     Arc::new(RedisStore::open(&url, options).unwrap())
 }
 
-/// A failover tier over `primary`, reading from an in-memory SQLite (the
-/// tier holds the store and the writer; the writer's task runs as long as
-/// they live).
-struct Tier<P> {
-    tier: Arc<Failover<Switch<P>>>,
-    cold: Arc<SqlStore>,
-}
+/// A failover tier over `primary`, which a switch turns off and on.
+struct Tier<P>(Arc<Failover<Switch<P>>>);
 
 impl<P: HotStore> Tier<P> {
-    async fn new(primary: Arc<P>) -> Arc<Self> {
-        let cold = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
-        let (writer, _task) = Writer::spawn(cold.clone(), WriterConfig::default());
-        let tier = Failover::new(
+    fn new(primary: Arc<P>) -> Arc<Self> {
+        Arc::new(Self(Arc::new(Failover::new(
             Arc::new(Switch::new(primary)),
-            cold.clone(),
-            Arc::new(writer),
-            Arc::new(ManualClock::new(T0)),
             policy(),
-        );
-        Arc::new(Self {
-            tier: Arc::new(tier),
-            cold,
-        })
+        ))))
     }
 }
 
 #[async_trait::async_trait]
 impl<P: HotStore> Harness for Tier<P> {
     fn tier(&self) -> Arc<dyn HotStore> {
-        self.tier.clone()
+        self.0.clone()
     }
     fn primary(&self) -> Arc<dyn HotStore> {
-        self.tier.primary().inner().clone()
-    }
-    fn cold(&self) -> Arc<dyn ColdStore> {
-        self.cold.clone()
+        self.0.primary().inner().clone()
     }
     fn set_primary_up(&self, up: bool) {
-        self.tier.primary().set_up(up);
+        self.0.primary().set_up(up);
     }
     async fn probe(&self) -> bool {
-        self.tier.probe().await
+        self.0.probe().await
     }
 }
 
 /// The tier with its primary up, as the hot-store suite sees it.
 async fn up<P: HotStore>(primary: Arc<P>) -> Arc<dyn HotStore> {
-    Tier::new(primary).await.tier.clone()
+    Tier::new(primary).0.clone()
 }
 
 mod in_process {
@@ -83,13 +65,12 @@ mod on_redis {
 
 mod in_process_outages {
     stint_conformance::failover_suite!(async {
-        super::Tier::new(std::sync::Arc::new(super::MemoryStore::new())).await
-            as std::sync::Arc<dyn super::Harness>
+        super::Tier::new(std::sync::Arc::new(super::MemoryStore::new())) as std::sync::Arc<dyn super::Harness>
     });
 }
 
 mod redis_outages {
     stint_conformance::failover_suite!(async {
-        super::Tier::new(super::redis()).await as std::sync::Arc<dyn super::Harness>
+        super::Tier::new(super::redis()) as std::sync::Arc<dyn super::Harness>
     });
 }

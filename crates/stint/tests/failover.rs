@@ -1,5 +1,6 @@
-//! The failover tier with Redis down: sessions are served locally, from the
-//! durable store, and production never keeps them in memory alone.
+//! The failover tier with Redis down: sessions are served locally, the
+//! engine reads what the local tier lacks through from the durable store, and
+//! production never keeps sessions in memory alone.
 
 // Test helpers outside `#[test]` functions: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stint_core::{
-    Attributes, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash, VisitorId,
+    Attributes, ColdStore, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash,
+    VisitorId,
 };
 use stint_memory::Failover;
 use stint_redis::{RedisOptions, RedisStore};
@@ -29,16 +31,8 @@ fn dead_redis() -> Arc<RedisStore> {
 }
 
 fn tier(cold: Arc<SqlStore>, strict: bool) -> Tiered {
-    let (writer, _task) = stint_sql::Writer::spawn(cold.clone(), stint_sql::WriterConfig::default());
-    Failover::new(
-        dead_redis(),
-        cold,
-        Arc::new(writer),
-        Arc::new(stint_core::SystemClock),
-        Policy::default(),
-    )
-    .strict(strict)
-    .probe_every(Duration::from_secs(60))
+    let tier = Failover::new(dead_redis(), Policy::default()).probe_every(Duration::from_secs(60));
+    if strict { tier.strict(cold) } else { tier }
 }
 
 async fn cold(dir: &std::path::Path, up: bool) -> Arc<SqlStore> {
@@ -87,4 +81,60 @@ async fn production_never_keeps_sessions_in_memory_alone() {
             assert!(matches!(r, Err(Error::Unavailable { .. })));
         }
     }
+}
+
+/// A session resumed on Redis just before it failed is changed through the
+/// local tier, not taken for ended: the engine reads it through from the
+/// durable store by id, and the change reaches Redis when it is back.
+#[tokio::test]
+async fn a_change_during_an_outage_reads_the_session_through_from_the_durable_store() {
+    use stint_conformance::failover::Switch;
+    use stint_core::{Engine, ManualClock};
+    let dir = tempfile::tempdir().unwrap();
+    let store = cold(dir.path(), true).await;
+    let (writer, task) = stint_sql::Writer::spawn(store.clone(), stint_sql::WriterConfig::default());
+    let redis = Arc::new(Switch::new(Arc::new(stint_memory::MemoryStore::new())));
+    let tier = Arc::new(Failover::new(redis.clone(), Policy::default()));
+    let (s, t) = session();
+    let engine = Engine::new(
+        tier.clone(),
+        store.clone(),
+        Arc::new(writer),
+        Arc::new(ManualClock::new(s.started_at.plus_secs(60))),
+        Policy::default(),
+    );
+    // Known to Redis and, through the writer, to the durable store.
+    tier.insert(&s, &t, &Policy::default()).await.unwrap();
+    store
+        .write(&[stint_core::store::Record::Snapshot {
+            session: s.clone(),
+            token: Some(t),
+        }])
+        .await
+        .unwrap();
+
+    redis.set_up(false);
+    let after = engine
+        .save(
+            &s.id,
+            vec![stint_core::store::DataOp::Set(
+                "cart".into(),
+                serde_json::json!(["p-1"]),
+            )],
+        )
+        .await
+        .unwrap()
+        .expect("read through, not missing");
+    assert!(tier.is_degraded());
+    assert_eq!(after.data.get("cart"), Some(&serde_json::json!(["p-1"])));
+
+    redis.set_up(true);
+    assert!(tier.probe().await);
+    let there = redis.inner().get(&s.id).await.unwrap().expect("handed to Redis");
+    assert_eq!(there.data.get("cart"), Some(&serde_json::json!(["p-1"])));
+
+    // A session that has ended is not brought back by a change.
+    engine.logout(&s.id).await.unwrap();
+    assert_eq!(engine.save(&s.id, Vec::new()).await.unwrap(), None);
+    task.shutdown().await;
 }

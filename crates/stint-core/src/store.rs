@@ -79,6 +79,23 @@ impl Update {
     }
 }
 
+impl Update {
+    /// Applies the update to the record of `session`: the customer (and so
+    /// the kind), the order (and so the conversion), the data. The version
+    /// and the token are the store's to change, with its own index.
+    pub fn apply_to(&self, session: &mut Session) {
+        if let Some(customer) = &self.customer_id {
+            session.kind = crate::session::SessionKind::Customer;
+            session.customer_id = Some(customer.clone());
+        }
+        if let Some(order) = &self.order_id {
+            session.converted = true;
+            session.order_id = Some(order.clone());
+        }
+        apply_data(session, &self.data);
+    }
+}
+
 /// Applies data changes to a session, in order. The data is copied only if
 /// there is a change (it is shared with the stored session until then).
 pub fn apply_data(session: &mut Session, ops: &[DataOp]) {

@@ -52,7 +52,7 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use stint_core::store::{HotStore, Lookup, Modify, Realtime, Touch, Update};
-use stint_core::{Clock, Error, Policy, Result, Session, SessionId, SessionKind, Timestamp, TokenHash};
+use stint_core::{Clock, Error, Policy, Result, Session, SessionId, Timestamp, TokenHash};
 
 /// The in-process hot store.
 #[derive(Debug, Default)]
@@ -253,13 +253,7 @@ impl HotStore for MemoryStore {
             if let Some(old) = e.session.customer_id.take() {
                 self.unindex(&old, id);
             }
-            e.session.kind = SessionKind::Customer;
-            e.session.customer_id = Some(customer.clone());
             self.customers.entry(customer.clone()).or_default().insert(*id);
-        }
-        if let Some(order) = &update.order_id {
-            e.session.converted = true;
-            e.session.order_id = Some(order.clone());
         }
         if let Some((new_token, grace_until)) = update.new_token {
             let old = std::mem::replace(&mut e.token, new_token);
@@ -278,7 +272,7 @@ impl HotStore for MemoryStore {
                 },
             );
         }
-        stint_core::store::apply_data(&mut e.session, &update.data);
+        update.apply_to(&mut e.session);
         e.session.version += 1;
         Ok(Some(e.session.clone()))
     }

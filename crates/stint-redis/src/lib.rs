@@ -52,7 +52,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, FromRedisValue, ServerErrorKind, Value};
 use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
-use stint_core::{Error, HotStore, Policy, Result, Session, SessionId, SessionKind, TokenHash};
+use stint_core::{Error, HotStore, Policy, Result, Session, SessionId, TokenHash};
 use tokio::sync::OnceCell;
 
 /// How a [`RedisStore`] names and bounds things.
@@ -478,15 +478,7 @@ impl HotStore for RedisStore {
         let session = self
             .change(id, |s| {
                 previous_customer = s.customer_id.clone();
-                if let Some(customer) = &update.customer_id {
-                    s.kind = SessionKind::Customer;
-                    s.customer_id = Some(customer.clone());
-                }
-                if let Some(order) = &update.order_id {
-                    s.converted = true;
-                    s.order_id = Some(order.clone());
-                }
-                stint_core::store::apply_data(s, &update.data);
+                update.apply_to(s);
                 Ok(update.new_token)
             })
             .await?;

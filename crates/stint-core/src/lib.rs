@@ -60,6 +60,6 @@ pub use event::Event;
 pub use id::{InvalidId, SessionId, VisitorId};
 pub use policy::Policy;
 pub use session::{Attributes, Data, Session, SessionKind, data_from, empty_data};
-pub use store::{ColdStore, HotStore};
+pub use store::{AnalyticsStore, ColdStore, HistoryStore, HotStore, PrivacyStore};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TOKEN_TEXT_LEN, Token, TokenHash};

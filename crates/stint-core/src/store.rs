@@ -6,7 +6,8 @@
 //! - [`ColdStore`] keeps history: every session, its events, its end. It is
 //!   written in batches of [`Record`]s by a writer off the request path, and
 //!   read by the admin API, the read-through of sessions the hot tier lost, and
-//!   the background jobs.
+//!   the background jobs. It is three traits by concern: [`HistoryStore`],
+//!   [`AnalyticsStore`] and [`PrivacyStore`].
 //!
 //! A new store implements the trait and passes the conformance suite in the
 //! `stint-conformance` crate.
@@ -277,9 +278,11 @@ pub struct ColdStats {
     pub events: u64,
 }
 
-/// The durable store of history.
+/// The durable store of history: every session, its events, its end,
+/// written in batches and read back. With [`AnalyticsStore`] and
+/// [`PrivacyStore`] it makes a [`ColdStore`].
 #[async_trait]
-pub trait ColdStore: Send + Sync + 'static {
+pub trait HistoryStore: Send + Sync + 'static {
     /// Writes a batch in one transaction. Idempotent: writing the same batch
     /// twice leaves the store as writing it once.
     async fn write(&self, batch: &[Record]) -> Result<()>;
@@ -309,14 +312,17 @@ pub trait ColdStore: Send + Sync + 'static {
     /// `ended_at` is the moment each expired. Returns how many.
     async fn close_expired(&self, now: Timestamp, policy: &Policy) -> Result<u64>;
 
-    /// Deletes these sessions and all their events (the right to erasure);
-    /// returns how many sessions were deleted.
-    async fn erase(&self, sessions: &[SessionId]) -> Result<u64>;
+    /// Counts.
+    async fn stats(&self) -> Result<ColdStats>;
 
-    /// Deletes the raw events that happened before `before` (retention);
-    /// returns how many. Sessions stay.
-    async fn delete_events_before(&self, before: Timestamp) -> Result<u64>;
+    /// Answers if the store is reachable.
+    async fn ping(&self) -> Result<()>;
+}
 
+/// The figures over history: the facts of a range, and the rollups of past
+/// days.
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync + 'static {
     /// The facts analytics needs about the tracked sessions that started in
     /// `[from, to)`, and the events of theirs that feed figures (logins,
     /// carts, checkouts, orders, and the page views of pages under `pages`
@@ -337,13 +343,26 @@ pub trait ColdStore: Send + Sync + 'static {
 
     /// The stored rollups of the days from `from` to `to` (`YYYY-MM-DD`, inclusive), by date.
     async fn rollups(&self, from: &str, to: &str) -> Result<Vec<crate::analytics::DayRow>>;
-
-    /// Counts.
-    async fn stats(&self) -> Result<ColdStats>;
-
-    /// Answers if the store is reachable.
-    async fn ping(&self) -> Result<()>;
 }
+
+/// Deletion: the right to erasure and the retention of raw events.
+#[async_trait]
+pub trait PrivacyStore: Send + Sync + 'static {
+    /// Deletes these sessions and all their events (the right to erasure);
+    /// returns how many sessions were deleted.
+    async fn erase(&self, sessions: &[SessionId]) -> Result<u64>;
+
+    /// Deletes the raw events that happened before `before` (retention);
+    /// returns how many. Sessions stay.
+    async fn delete_events_before(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// Everything the engine asks of its durable store: history, analytics and
+/// privacy. Implemented for every type that implements the three, so a store
+/// implements those and passes the cold-store conformance suite.
+pub trait ColdStore: HistoryStore + AnalyticsStore + PrivacyStore {}
+
+impl<T: HistoryStore + AnalyticsStore + PrivacyStore> ColdStore for T {}
 
 /// Where the engine sends cold-store records: a batching writer in production.
 ///

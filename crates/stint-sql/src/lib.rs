@@ -10,7 +10,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use stint_core::event::{Event, kinds};
-//! use stint_core::store::{ColdStore, Record, Sink};
+//! use stint_core::store::{HistoryStore, Record, Sink};
 //! use stint_core::{Attributes, Session, Timestamp, VisitorId};
 //! use stint_sql::{SqlStore, Writer, WriterConfig};
 //!

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, QueryBuilder, SqliteConnection};
 use stint_core::analytics::{DayRow, EventFact, SessionFacts};
 use stint_core::event::Event;
-use stint_core::store::{ColdStats, ColdStore, Record, SessionQuery};
+use stint_core::store::{AnalyticsStore, ColdStats, HistoryStore, PrivacyStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, Session, SessionId, Timestamp, TokenHash};
 
 use crate::batch::Folded;
@@ -413,35 +413,12 @@ impl SqlStore {
 }
 
 #[async_trait]
-impl ColdStore for SqlStore {
+impl HistoryStore for SqlStore {
     async fn write(&self, batch: &[Record]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
         self.write_batch(&Folded::new(batch)).await
-    }
-
-    async fn open_session(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            session_columns!(),
-            ", token_hash FROM sessions WHERE id = $1 AND ended_at IS NULL AND token_hash IS NOT NULL"
-        );
-        on_pool!(self, |p, d| {
-            let Some(row) = sqlx::query(SQL)
-                .bind(id.to_string())
-                .fetch_optional(p)
-                .await
-                .map_err(cold)?
-            else {
-                return Ok(None);
-            };
-            let session = rows::session(&row)?;
-            let raw: Vec<u8> = sqlx::Row::try_get(&row, "token_hash").map_err(cold)?;
-            let token =
-                <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| corrupt("token hash", "not 32 bytes"))?;
-            Ok(Some((session, TokenHash(token))))
-        })
     }
 
     async fn session_by_token(&self, token: &TokenHash) -> Result<Option<Session>> {
@@ -469,6 +446,29 @@ impl ColdStore for SqlStore {
                 .await
                 .map_err(cold)?;
             row.as_ref().map(rows::session).transpose()
+        })
+    }
+
+    async fn open_session(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            session_columns!(),
+            ", token_hash FROM sessions WHERE id = $1 AND ended_at IS NULL AND token_hash IS NOT NULL"
+        );
+        on_pool!(self, |p, d| {
+            let Some(row) = sqlx::query(SQL)
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await
+                .map_err(cold)?
+            else {
+                return Ok(None);
+            };
+            let session = rows::session(&row)?;
+            let raw: Vec<u8> = sqlx::Row::try_get(&row, "token_hash").map_err(cold)?;
+            let token =
+                <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| corrupt("token hash", "not 32 bytes"))?;
+            Ok(Some((session, TokenHash(token))))
         })
     }
 
@@ -535,43 +535,31 @@ impl ColdStore for SqlStore {
         })
     }
 
-    async fn erase(&self, sessions: &[SessionId]) -> Result<u64> {
-        let mut erased = 0;
+    async fn stats(&self) -> Result<ColdStats> {
+        const SQL: &str = "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, \
+                           (SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL) AS open_sessions, \
+                           (SELECT COUNT(*) FROM events) AS events";
         on_pool!(self, |p, d| {
-            let mut tx = p.begin().await.map_err(cold)?;
-            for chunk in sessions.chunks(ROWS_PER_STATEMENT) {
-                let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-                let mut q = QueryBuilder::new("DELETE FROM events WHERE session_id IN (");
-                let mut list = q.separated(", ");
-                for id in &ids {
-                    list.push_bind(id.clone());
-                }
-                q.push(")");
-                q.build().execute(&mut *tx).await.map_err(cold)?;
-                let mut q = QueryBuilder::new("DELETE FROM sessions WHERE id IN (");
-                let mut list = q.separated(", ");
-                for id in &ids {
-                    list.push_bind(id.clone());
-                }
-                q.push(")");
-                erased += q.build().execute(&mut *tx).await.map_err(cold)?.rows_affected();
-            }
-            tx.commit().await.map_err(cold)?;
-        });
-        Ok(erased)
-    }
-
-    async fn delete_events_before(&self, before: Timestamp) -> Result<u64> {
-        on_pool!(self, |p, d| {
-            let done = sqlx::query("DELETE FROM events WHERE at < $1")
-                .bind(ms(before))
-                .execute(p)
-                .await
-                .map_err(cold)?;
-            Ok(done.rows_affected())
+            let row = sqlx::query(SQL).fetch_one(p).await.map_err(cold)?;
+            let n = |c: &str| row.int(c).map(|v| u64::try_from(v).unwrap_or(0));
+            Ok(ColdStats {
+                sessions: n("sessions")?,
+                open_sessions: n("open_sessions")?,
+                events: n("events")?,
+            })
         })
     }
 
+    async fn ping(&self) -> Result<()> {
+        on_pool!(self, |p, d| {
+            sqlx::query("SELECT 1").execute(p).await.map_err(cold)?;
+            Ok(())
+        })
+    }
+}
+
+#[async_trait]
+impl AnalyticsStore for SqlStore {
     async fn analytics_facts(
         &self,
         from: Timestamp,
@@ -662,26 +650,44 @@ impl ColdStore for SqlStore {
             rows.iter().map(rows::day_row).collect()
         })
     }
+}
 
-    async fn stats(&self) -> Result<ColdStats> {
-        const SQL: &str = "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, \
-                           (SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL) AS open_sessions, \
-                           (SELECT COUNT(*) FROM events) AS events";
+#[async_trait]
+impl PrivacyStore for SqlStore {
+    async fn erase(&self, sessions: &[SessionId]) -> Result<u64> {
+        let mut erased = 0;
         on_pool!(self, |p, d| {
-            let row = sqlx::query(SQL).fetch_one(p).await.map_err(cold)?;
-            let n = |c: &str| row.int(c).map(|v| u64::try_from(v).unwrap_or(0));
-            Ok(ColdStats {
-                sessions: n("sessions")?,
-                open_sessions: n("open_sessions")?,
-                events: n("events")?,
-            })
-        })
+            let mut tx = p.begin().await.map_err(cold)?;
+            for chunk in sessions.chunks(ROWS_PER_STATEMENT) {
+                let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                let mut q = QueryBuilder::new("DELETE FROM events WHERE session_id IN (");
+                let mut list = q.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.clone());
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await.map_err(cold)?;
+                let mut q = QueryBuilder::new("DELETE FROM sessions WHERE id IN (");
+                let mut list = q.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.clone());
+                }
+                q.push(")");
+                erased += q.build().execute(&mut *tx).await.map_err(cold)?.rows_affected();
+            }
+            tx.commit().await.map_err(cold)?;
+        });
+        Ok(erased)
     }
 
-    async fn ping(&self) -> Result<()> {
+    async fn delete_events_before(&self, before: Timestamp) -> Result<u64> {
         on_pool!(self, |p, d| {
-            sqlx::query("SELECT 1").execute(p).await.map_err(cold)?;
-            Ok(())
+            let done = sqlx::query("DELETE FROM events WHERE at < $1")
+                .bind(ms(before))
+                .execute(p)
+                .await
+                .map_err(cold)?;
+            Ok(done.rows_affected())
         })
     }
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stint_core::store::{ColdStore, Record, Sink};
+use stint_core::store::{HistoryStore, Record, Sink};
 use stint_core::{Error, Result};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
@@ -103,7 +103,7 @@ pub struct WriterTask {
 
 impl Writer {
     /// Starts the writer on the current tokio runtime.
-    pub fn spawn(store: Arc<dyn ColdStore>, config: WriterConfig) -> (Writer, WriterTask) {
+    pub fn spawn(store: Arc<dyn HistoryStore>, config: WriterConfig) -> (Writer, WriterTask) {
         Self::start(store, config, None)
     }
 
@@ -111,7 +111,7 @@ impl Writer {
     /// own; several processes may share it). First writes the journals of
     /// processes that died, and returns how many of their records it wrote.
     pub async fn spawn_journaled(
-        store: Arc<dyn ColdStore>,
+        store: Arc<dyn HistoryStore>,
         config: WriterConfig,
         root: &Path,
     ) -> Result<(Writer, WriterTask, usize)> {
@@ -136,7 +136,7 @@ impl Writer {
     }
 
     fn start(
-        store: Arc<dyn ColdStore>,
+        store: Arc<dyn HistoryStore>,
         config: WriterConfig,
         journal: Option<Arc<Mutex<Journal>>>,
     ) -> (Writer, WriterTask) {
@@ -344,7 +344,7 @@ fn count_queued(record: &Record) {
 }
 
 async fn run(
-    store: Arc<dyn ColdStore>,
+    store: Arc<dyn HistoryStore>,
     mut rx: mpsc::Receiver<Msg>,
     config: WriterConfig,
     failing: Arc<AtomicBool>,
@@ -437,7 +437,7 @@ async fn run(
 /// Writes one batch, retrying with backoff until the store answers; `false`
 /// when the writer is stopping and the batch was given up.
 async fn write(
-    store: &dyn ColdStore,
+    store: &dyn HistoryStore,
     batch: &[Record],
     max_backoff: Duration,
     failing: &AtomicBool,

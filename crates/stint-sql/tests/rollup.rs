@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use stint_core::analytics::day_of;
-use stint_core::{Attributes, Clock, ColdStore, Engine, Hit, ManualClock, Policy, Timestamp, VisitorId};
+use stint_core::{
+    AnalyticsStore, Attributes, Clock, Engine, Hit, ManualClock, Policy, PrivacyStore, Timestamp, VisitorId,
+};
 use stint_memory::MemoryStore;
 use stint_sql::{SqlStore, Writer, WriterConfig};
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stint_core::event::{Event, kinds};
-use stint_core::store::{ColdStore, Record, Sink};
+use stint_core::store::{HistoryStore, Record, Sink};
 use stint_core::{SessionId, Timestamp, VisitorId};
 use stint_sql::{SqlStore, Writer, WriterConfig};
 
@@ -25,7 +25,7 @@ async fn lingering() -> (Arc<SqlStore>, Writer, stint_sql::WriterTask, tempfile:
         linger: LINGER,
         ..WriterConfig::default()
     };
-    let (writer, task) = Writer::spawn(store.clone() as Arc<dyn ColdStore>, config);
+    let (writer, task) = Writer::spawn(store.clone() as Arc<dyn HistoryStore>, config);
     (store, writer, task, dir)
 }
 
@@ -99,7 +99,7 @@ async fn a_full_queue_with_a_journal_makes_senders_wait_and_never_stalls() {
         ..WriterConfig::default()
     };
     let (writer, task, _) = Writer::spawn_journaled(
-        store.clone() as Arc<dyn ColdStore>,
+        store.clone() as Arc<dyn HistoryStore>,
         config,
         &dir.path().join("journal"),
     )
@@ -159,7 +159,7 @@ async fn a_failing_store_neither_holds_senders_nor_the_shutdown_and_the_journal_
         send_timeout: Duration::from_millis(50),
         ..WriterConfig::default()
     };
-    let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+    let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn HistoryStore>, config, &root)
         .await
         .unwrap();
     // Every write fails from here on.
@@ -180,7 +180,7 @@ async fn a_failing_store_neither_holds_senders_nor_the_shutdown_and_the_journal_
 
     let store = Arc::new(SqlStore::open(&path).await.unwrap());
     let (_writer, task, replayed) =
-        Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+        Writer::spawn_journaled(store.clone() as Arc<dyn HistoryStore>, config, &root)
             .await
             .unwrap();
     assert_eq!(replayed, 40, "the journal kept every record, refused or not");
@@ -194,7 +194,7 @@ struct Poisoned(SqlStore);
 const POISON: &str = "/poison";
 
 #[async_trait::async_trait]
-impl ColdStore for Poisoned {
+impl HistoryStore for Poisoned {
     async fn write(&self, batch: &[Record]) -> stint_core::Result<()> {
         let poisoned = batch
             .iter()
@@ -238,33 +238,6 @@ impl ColdStore for Poisoned {
     async fn close_expired(&self, now: Timestamp, policy: &stint_core::Policy) -> stint_core::Result<u64> {
         self.0.close_expired(now, policy).await
     }
-    async fn erase(&self, sessions: &[SessionId]) -> stint_core::Result<u64> {
-        self.0.erase(sessions).await
-    }
-    async fn delete_events_before(&self, before: Timestamp) -> stint_core::Result<u64> {
-        self.0.delete_events_before(before).await
-    }
-    async fn analytics_facts(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        pages: Option<&str>,
-    ) -> stint_core::Result<(
-        Vec<stint_core::analytics::SessionFacts>,
-        Vec<stint_core::analytics::EventFact>,
-    )> {
-        self.0.analytics_facts(from, to, pages).await
-    }
-    async fn save_rollups(
-        &self,
-        rows: &[stint_core::analytics::DayRow],
-        at: Timestamp,
-    ) -> stint_core::Result<()> {
-        self.0.save_rollups(rows, at).await
-    }
-    async fn rollups(&self, from: &str, to: &str) -> stint_core::Result<Vec<stint_core::analytics::DayRow>> {
-        self.0.rollups(from, to).await
-    }
     async fn stats(&self) -> stint_core::Result<stint_core::store::ColdStats> {
         self.0.stats().await
     }
@@ -289,7 +262,7 @@ async fn a_batch_given_up_at_shutdown_is_kept_though_later_ones_commit() {
         shutdown_retries: 1,
         ..WriterConfig::default()
     };
-    let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+    let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn HistoryStore>, config, &root)
         .await
         .unwrap();
     let (session, visitor) = (SessionId::new(), VisitorId::new());
@@ -312,7 +285,7 @@ async fn a_batch_given_up_at_shutdown_is_kept_though_later_ones_commit() {
     store.0.close().await;
 
     let store = Arc::new(SqlStore::open(&path).await.unwrap());
-    let (_writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn ColdStore>, config, &root)
+    let (_writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn HistoryStore>, config, &root)
         .await
         .unwrap();
     assert_eq!(

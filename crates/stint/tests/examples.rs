@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use stint_core::{ColdStore, SessionId};
+use stint_core::{HistoryStore, SessionId};
 
 /// A running example, in a directory of its own (its `./data`).
 struct Example {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stint_core::{
-    Attributes, ColdStore, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash,
+    Attributes, Error, HistoryStore, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash,
     VisitorId,
 };
 use stint_memory::Failover;

@@ -26,8 +26,10 @@ pub const MAX_HEADERS: usize = 16 * 1024;
 pub struct AppState {
     /// The session engine.
     pub engine: Engine,
-    /// The durable store (and the demo shop's tables).
+    /// The durable store.
     pub store: Arc<SqlStore>,
+    /// The demo shop's customers and orders.
+    pub shop: crate::shop::Shop,
     /// The writer feeding the durable store.
     pub writer: Writer,
     /// The admin bearer token.

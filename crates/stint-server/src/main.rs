@@ -10,6 +10,7 @@ mod config;
 mod passwords;
 mod privacy;
 mod routes;
+mod shop;
 
 use std::sync::Arc;
 
@@ -18,11 +19,12 @@ use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use stint_core::{Clock, Engine, Person, SystemClock};
 use stint_memory::MemoryStore;
-use stint_sql::{Customer, SqlStore, Writer, WriterConfig};
+use stint_sql::{SqlStore, Writer, WriterConfig};
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::config::{ServeArgs, Settings};
+use crate::shop::{Customer, Shop};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -140,6 +142,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Erase(who) => offline(&settings, &who, true).await,
         Command::Migrate => {
             let store = open_store(&settings).await?;
+            let shop = open_shop(&settings).await?;
+            shop.close().await;
             store.close().await;
             println!("migrations applied to {}", settings.database_url());
             Ok(())
@@ -207,9 +211,10 @@ async fn offline(settings: &Settings, who: &PersonArgs, erase: bool) -> Result<(
     let out = if erase {
         serde_json::json!({ "erased": privacy::erase(&engine, &who).await.map_err(|e| anyhow::anyhow!("{e}"))? })
     } else {
-        privacy::export(&engine, &store, &who)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
+        let shop = open_shop(settings).await?;
+        let doc = privacy::export(&engine, &shop, &who).await;
+        shop.close().await;
+        doc.map_err(|e| anyhow::anyhow!("{e}"))?
             .ok_or_else(|| anyhow::anyhow!("nothing is stored about this person"))?
     };
     task.shutdown().await;
@@ -229,23 +234,29 @@ fn offline_hot(settings: &Settings) -> Result<Arc<dyn stint_core::HotStore>> {
 }
 
 /// The demo customer of the contract exists from the start.
-async fn seed_demo_customer(store: &SqlStore, clock: &dyn Clock) -> Result<()> {
+/// The demo shop's tables, in the durable store's database (migrated first).
+async fn open_shop(settings: &Settings) -> Result<Shop> {
+    Shop::open(&settings.database_url())
+        .await
+        .with_context(|| "DATABASE_URL: cannot open the demo shop's tables".to_string())
+}
+
+async fn seed_demo_customer(shop: &Shop, clock: &dyn Clock) -> Result<()> {
     const EMAIL: &str = "customer@example.com";
-    if store.customer_by_email(EMAIL).await?.is_some() {
+    if shop.customer_by_email(EMAIL).await?.is_some() {
         return Ok(());
     }
     let hash = passwords::hash("password123".to_owned())
         .await
         .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
-    store
-        .insert_customer(&Customer {
-            id: uuid::Uuid::now_v7().to_string(),
-            email: EMAIL.to_owned(),
-            name: "Demo Customer".to_owned(),
-            password_hash: hash,
-            created_at: clock.now(),
-        })
-        .await?;
+    shop.insert_customer(&Customer {
+        id: uuid::Uuid::now_v7().to_string(),
+        email: EMAIL.to_owned(),
+        name: "Demo Customer".to_owned(),
+        password_hash: hash,
+        created_at: clock.now(),
+    })
+    .await?;
     Ok(())
 }
 
@@ -260,13 +271,15 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let stint = settings.builder().build().await?;
-    seed_demo_customer(stint.durable(), &SystemClock).await?;
+    let shop = open_shop(&settings).await?;
+    seed_demo_customer(&shop, &SystemClock).await?;
     // Build the user-agent rules now rather than on the first request.
     let _ = stint_core::context::AgentParser::shared();
 
     let state = AppState {
         engine: stint.engine().clone(),
         store: stint.durable().clone(),
+        shop: shop.clone(),
         writer: stint.writer().clone(),
         admin_token: admin_token.into(),
         metrics,
@@ -278,7 +291,9 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         .with_context(|| format!("STINT_LISTEN: cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     println!("stint listening on http://{addr}");
-    stint.serve(listener, app).await.context("server error")?;
+    let served = stint.serve(listener, app).await;
+    shop.close().await;
+    served.context("server error")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! The rights of access and erasure: everything stored about one visitor or
 //! customer, as one JSON document, and its deletion from every store.
 
+use crate::shop::{Order, Shop};
 use serde_json::{Value, json};
 use stint_core::{Engine, Person};
-use stint_sql::{Order, SqlStore};
 
 use crate::api::ApiError;
 use crate::catalogue;
@@ -24,7 +24,7 @@ fn order_view(o: &Order) -> Value {
 /// Everything stored about `who`: sessions (with their data and events),
 /// orders and, for a customer, the account (never its password hash).
 /// `None` if nothing is stored.
-pub async fn export(engine: &Engine, store: &SqlStore, who: &Person) -> Result<Option<Value>, ApiError> {
+pub async fn export(engine: &Engine, shop: &Shop, who: &Person) -> Result<Option<Value>, ApiError> {
     let sessions: Vec<Value> = engine
         .person(who)
         .await?
@@ -45,10 +45,10 @@ pub async fn export(engine: &Engine, store: &SqlStore, who: &Person) -> Result<O
         Person::Visitor(v) => (
             json!({ "visitorId": v }),
             Value::Null,
-            store.orders_of_visitor(v).await?,
+            shop.orders_of_visitor(v).await?,
         ),
         Person::Customer(c) => {
-            let account = store
+            let account = shop
                 .customer(c)
                 .await?
                 .map(|a| json!({ "id": a.id, "email": a.email, "name": a.name, "createdAt": a.created_at }))
@@ -56,7 +56,7 @@ pub async fn export(engine: &Engine, store: &SqlStore, who: &Person) -> Result<O
             (
                 json!({ "customerId": c }),
                 account,
-                store.orders_of_customer(c).await?,
+                shop.orders_of_customer(c).await?,
             )
         }
     };

@@ -36,11 +36,9 @@ mod journal;
 mod lease;
 pub mod migrate;
 mod rows;
-mod shop;
 mod store;
 mod writer;
 
-pub use shop::{Customer, Order};
 pub use store::SqlStore;
 pub use writer::{Writer, WriterConfig, WriterTask};
 

@@ -43,26 +43,53 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     ),
 ];
 
-fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
+/// The checksum recorded for migration 1 by the databases it created. It
+/// created the demo storefront's tables too, until they moved to the server
+/// (which creates them itself); its text changed, and databases migrated
+/// before must still find the checksum they recorded. A database created
+/// now records the same one.
+const INITIAL_CHECKSUM_SQLITE: &str =
+    "0fc43b3e7d32c623e21acc5744df3cbc7682f8e1ab5a1fdb764bfaaab155efe9551cb36d95e3d0ab7ad3612dc5243abd";
+const INITIAL_CHECKSUM_POSTGRES: &str =
+    "6dce85570a4e5b88ee616f25af24dc469cae2292a28b558ec464f3db92371a9936e1e78cdb81445729a1389e4f84bfdf";
+
+fn migrator(files: &[(i64, &'static str, &'static str)], initial_checksum: &str) -> Migrator {
     let migrations = files
         .iter()
         .map(|(version, description, sql)| {
-            Migration::new(
+            let mut m = Migration::new(
                 *version,
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
                 AssertSqlSafe(*sql).into_sql_str(),
                 false,
-            )
+            );
+            if *version == 1 {
+                m.checksum = Cow::Owned(hex(initial_checksum));
+            }
+            m
         })
         .collect();
     Migrator::with_migrations(migrations)
 }
 
+fn hex(s: &str) -> Vec<u8> {
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let digit = |c: u8| match c {
+                b'0'..=b'9' => c - b'0',
+                _ => c - b'a' + 10,
+            };
+            (digit(pair[0]) << 4) | digit(pair[1])
+        })
+        .collect()
+}
+
 /// Applies the pending SQLite migrations. A migration that fails is rolled
 /// back and stops here with its version named.
 pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    migrator(SQLITE)
+    migrator(SQLITE, INITIAL_CHECKSUM_SQLITE)
         .run(conn)
         .await
         .map_err(|e| StoreError::Migrate(e.to_string()))
@@ -72,8 +99,24 @@ pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
 /// lock (several instances may start at once). A migration that fails is
 /// rolled back and stops here with its version named.
 pub async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
-    migrator(POSTGRES)
+    migrator(POSTGRES, INITIAL_CHECKSUM_POSTGRES)
         .run(pool)
         .await
         .map_err(|e| StoreError::Migrate(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pinned checksums are those of migration 1 as databases recorded it.
+    #[test]
+    fn the_pinned_checksums_decode_to_sha384_digests() {
+        for c in [INITIAL_CHECKSUM_SQLITE, INITIAL_CHECKSUM_POSTGRES] {
+            let bytes = hex(c);
+            assert_eq!(bytes.len(), 48);
+            let back: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(back, c);
+        }
+    }
 }

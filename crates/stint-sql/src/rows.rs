@@ -9,8 +9,6 @@ use stint_core::analytics::{DayRow, EventFact, Figures, SessionFacts};
 use stint_core::event::Event;
 use stint_core::{Attributes, Error, Result, Session, SessionKind, Timestamp};
 
-use crate::shop::{Customer, Order};
-
 /// The column reads the decoders need, over any backend's row.
 pub(crate) trait RowExt {
     fn text(&self, column: &str) -> Result<String>;
@@ -130,40 +128,6 @@ pub(crate) fn event(row: &impl RowExt) -> Result<Event> {
         product_id: row.opt_text("product_id")?,
         metadata,
         at: Timestamp(row.int("at")?),
-    })
-}
-
-pub(crate) fn customer(row: &impl RowExt) -> Result<Customer> {
-    Ok(Customer {
-        id: row.text("id")?,
-        email: row.text("email")?,
-        name: row.text("name")?,
-        password_hash: row.text("password_hash")?,
-        created_at: Timestamp(row.int("created_at")?),
-    })
-}
-
-pub(crate) fn order(row: &impl RowExt) -> Result<Order> {
-    let items: Value = serde_json::from_str(&row.text("items")?).map_err(|e| corrupt("order items", e))?;
-    let shipping_address = match row.opt_text("shipping_address")? {
-        Some(a) => serde_json::from_str(&a).map_err(|e| corrupt("order address", e))?,
-        None => Value::Null,
-    };
-    Ok(Order {
-        id: row.text("id")?,
-        session_id: row
-            .text("session_id")?
-            .parse()
-            .map_err(|e| corrupt("session id", e))?,
-        visitor_id: row
-            .text("visitor_id")?
-            .parse()
-            .map_err(|e| corrupt("visitor id", e))?,
-        customer_id: row.opt_text("customer_id")?,
-        total_cents: row.int("total_cents")?,
-        items,
-        shipping_address,
-        created_at: Timestamp(row.int("created_at")?),
     })
 }
 

@@ -190,7 +190,7 @@ async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResu
         .await?;
     sessions.reverse();
     let orders: Vec<Value> = app
-        .store
+        .shop
         .orders_of_visitor(&visitor)
         .await?
         .into_iter()
@@ -220,7 +220,7 @@ fn visitor_id(raw: &str) -> ApiResult<VisitorId> {
 
 async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Visitor(visitor_id(&id)?);
-    privacy::export(&app.engine, &app.store, &who)
+    privacy::export(&app.engine, &app.shop, &who)
         .await?
         .map(ok)
         .ok_or_else(|| ApiError::NotFound("Nothing is stored about this visitor".into()))
@@ -228,7 +228,7 @@ async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> 
 
 async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Customer(customer_id(&id)?.to_owned());
-    privacy::export(&app.engine, &app.store, &who)
+    privacy::export(&app.engine, &app.shop, &who)
         .await?
         .map(ok)
         .ok_or_else(|| ApiError::NotFound("Nothing is stored about this customer".into()))

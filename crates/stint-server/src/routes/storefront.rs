@@ -1,6 +1,7 @@
 //! The demo storefront: products, the cart, accounts and orders, every route
 //! behind the session layer.
 
+use crate::shop::{Customer, Order};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
@@ -8,7 +9,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stint_axum::Session;
 use stint_core::event::kinds;
-use stint_sql::{Customer, Order};
 
 use crate::api::{ApiError, ApiResult, Json, Reply, SignedIn, created, ok};
 use crate::app::AppState;
@@ -87,7 +87,7 @@ async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiRe
         return Err(ApiError::BadRequest("name must have 1 to 100 characters".into()));
     }
     passwords::check_strength(password)?;
-    if app.store.customer_by_email(&email).await?.is_some() {
+    if app.shop.customer_by_email(&email).await?.is_some() {
         return Err(ApiError::Conflict("Email already registered".into()));
     }
     let customer = Customer {
@@ -97,7 +97,7 @@ async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiRe
         password_hash: passwords::hash(password.to_owned()).await?,
         created_at: app.engine.now(),
     };
-    if !app.store.insert_customer(&customer).await? {
+    if !app.shop.insert_customer(&customer).await? {
         return Err(ApiError::Conflict("Email already registered".into()));
     }
     Ok(created(customer_view(&customer)))
@@ -113,7 +113,7 @@ async fn login(
     if password.len() > passwords::MAX_LEN {
         return Err(ApiError::Unauthorized("Invalid email or password"));
     }
-    let customer = app.store.customer_by_email(&email).await?;
+    let customer = app.shop.customer_by_email(&email).await?;
     // Verify against a real hash even for an unknown email, so that timing
     // does not tell which emails are registered.
     let hash = customer
@@ -270,7 +270,7 @@ async fn place_order(
         shipping_address: body.shipping_address,
         created_at: app.engine.now(),
     };
-    app.store.insert_order(&order).await?;
+    app.shop.insert_order(&order).await?;
     let total = catalogue::units(total_cents);
     session
         .convert(
@@ -291,7 +291,7 @@ async fn place_order(
 
 async fn me(State(app): State<AppState>, SignedIn(customer): SignedIn) -> ApiResult<Reply<Value>> {
     let c = app
-        .store
+        .shop
         .customer(&customer.customer_id)
         .await?
         .ok_or(ApiError::Unauthorized("Authentication required"))?;
@@ -343,7 +343,7 @@ async fn change_password(
     let current = field(&body, "currentPassword")?;
     let new = field(&body, "newPassword")?;
     let c = app
-        .store
+        .shop
         .customer(&customer.customer_id)
         .await?
         .ok_or(ApiError::Unauthorized("Authentication required"))?;
@@ -351,7 +351,7 @@ async fn change_password(
         return Err(ApiError::Unauthorized("Current password is wrong"));
     }
     passwords::check_strength(new)?;
-    app.store
+    app.shop
         .set_password_hash(&c.id, &passwords::hash(new.to_owned()).await?)
         .await?;
     let keep = customer.id();

@@ -45,25 +45,3 @@ CREATE TABLE events (
 );
 CREATE INDEX events_session ON events (session_id, at);
 CREATE INDEX events_at ON events (at);
-
--- The demo storefront's customers and orders.
-CREATE TABLE customers (
-    id            TEXT PRIMARY KEY,
-    email         TEXT NOT NULL UNIQUE,
-    name          TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at    BIGINT NOT NULL
-);
-
-CREATE TABLE orders (
-    id               TEXT PRIMARY KEY,
-    session_id       TEXT NOT NULL,
-    visitor_id       TEXT NOT NULL,
-    customer_id      TEXT,
-    total_cents      BIGINT NOT NULL,
-    items            TEXT NOT NULL,
-    shipping_address TEXT,
-    created_at       BIGINT NOT NULL
-);
-CREATE INDEX orders_visitor ON orders (visitor_id, created_at);
-CREATE INDEX orders_session ON orders (session_id);

@@ -1,44 +1,22 @@
-//! The application: shared state and the router.
+//! The application: the router and the middleware every route passes.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::PrometheusHandle;
 use stint_axum::SessionLayer;
-use stint_core::Engine;
-use stint_sql::{SqlStore, Writer};
 
 use crate::api::ApiError;
 use crate::routes;
+use crate::state::AppState;
 
 /// Largest request body accepted, bytes.
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Largest total of request header names and values accepted, bytes.
 pub const MAX_HEADERS: usize = 16 * 1024;
-
-/// What every route can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The session engine.
-    pub engine: Engine,
-    /// The durable store.
-    pub store: Arc<SqlStore>,
-    /// The demo shop's customers and orders.
-    pub shop: crate::shop::Shop,
-    /// The writer feeding the durable store.
-    pub writer: Writer,
-    /// The admin bearer token.
-    pub admin_token: Arc<str>,
-    /// The Prometheus exporter.
-    pub metrics: PrometheusHandle,
-    /// Redis and the local tier, when `REDIS_URL` is set.
-    pub tier: Option<Arc<stint_memory::Failover<stint_redis::RedisStore>>>,
-}
 
 /// The whole service.
 pub fn router(state: AppState, session: SessionLayer) -> Router {

@@ -11,6 +11,7 @@ mod passwords;
 mod privacy;
 mod routes;
 mod shop;
+mod state;
 
 use std::sync::Arc;
 
@@ -22,9 +23,9 @@ use stint_memory::MemoryStore;
 use stint_sql::{SqlStore, Writer, WriterConfig};
 use tokio::net::TcpListener;
 
-use crate::app::AppState;
 use crate::config::{ServeArgs, Settings};
 use crate::shop::{Customer, Shop};
+use crate::state::AppState;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -6,7 +6,8 @@ use stint_core::event::Event;
 use stint_core::store::{EndReason, Record};
 use stint_core::{Session, SessionId, Timestamp, TokenHash};
 
-use crate::store::Activity;
+/// Activity per session in a batch: the latest time and the highest count.
+pub(crate) type Activity = HashMap<SessionId, (Timestamp, u64)>;
 
 /// One snapshot per session (the newest version, with the newest token any
 /// of them carried), every event, one activity update per session, every end.

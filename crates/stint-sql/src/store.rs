@@ -6,7 +6,6 @@
 //! backend's text. Code that runs a statement is written once and expanded
 //! for each pool by [`on_pool!`].
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -691,6 +690,3 @@ impl PrivacyStore for SqlStore {
         })
     }
 }
-
-/// Activity per session in a batch: the latest time and the highest count.
-pub(crate) type Activity = HashMap<SessionId, (Timestamp, u64)>;

@@ -13,7 +13,7 @@ use stint_core::{Person, SessionId, VisitorId, analytics};
 use subtle::ConstantTimeEq;
 
 use crate::api::{ApiError, ApiResult, Reply, ok};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::{catalogue, privacy};
 
 /// The admin routes (mounted under `/api/admin`).

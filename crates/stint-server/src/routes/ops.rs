@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// `/healthz`, `/readyz`, `/metrics`, and the dashboard's page and assets.
 pub fn router() -> Router<AppState> {

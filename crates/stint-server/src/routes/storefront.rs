@@ -11,9 +11,9 @@ use stint_axum::Session;
 use stint_core::event::kinds;
 
 use crate::api::{ApiError, ApiResult, Json, Reply, SignedIn, created, ok};
-use crate::app::AppState;
 use crate::catalogue::{self, Cart, MAX_LINES, MAX_QUANTITY, PRODUCTS, ProductView};
 use crate::passwords;
+use crate::state::AppState;
 
 /// The storefront's routes (mounted under `/api/storefront`).
 pub fn router() -> Router<AppState> {

@@ -29,7 +29,7 @@ pub struct SessionConfig {
     /// Adds `Secure` to both cookies (production).
     pub secure: bool,
     /// `Max-Age` of the visitor cookie, seconds.
-    pub visitor_ttl_secs: u64,
+    pub visitor_ttl: std::time::Duration,
     /// Believe `X-Forwarded-For`, `X-Real-IP` and `CF-IPCountry`.
     pub trust_proxy: bool,
     /// New sessions stored per client address per minute (burst of the same
@@ -57,7 +57,7 @@ impl SessionConfig {
             session_cookie: "session".to_owned(),
             visitor_cookie: "visitor_id".to_owned(),
             secure: false,
-            visitor_ttl_secs: 31_536_000,
+            visitor_ttl: std::time::Duration::from_secs(31_536_000),
             trust_proxy: false,
             create_limit_per_minute: 600,
             count_page_views: true,
@@ -93,7 +93,7 @@ impl SessionConfig {
     /// Sets the visitor cookie's lifetime.
     #[must_use]
     pub fn with_visitor_ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.visitor_ttl_secs = ttl.as_secs();
+        self.visitor_ttl = ttl;
         self
     }
 

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, OriginalUri};
@@ -14,7 +15,7 @@ use http::header::{COOKIE, REFERER, SET_COOKIE, USER_AGENT};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request};
 use stint_core::context::{AgentParser, RequestInfo, client_ip};
-use stint_core::{Attributes, Engine, Hit, VisitorId};
+use stint_core::{Attributes, Engine, Hit, Timestamp, VisitorId};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -182,14 +183,12 @@ impl Shared {
             max_value_bytes: cfg.data_max_value_bytes,
         };
         let visitor_from_cookie = visitor_cookie.and_then(|v| v.parse::<VisitorId>().ok());
-        let now_secs = engine.now().millis() / 1000;
-
         if let Some(verified) = session_cookie.and_then(|v| cfg.keys.verify(&cfg.session_cookie, v)) {
             match engine.resume(&verified.token, hit).await {
                 Ok(Some(found)) => {
                     metrics::counter!("stint_sessions_resumed_total").increment(1);
-                    let ttl = i64::try_from(engine.policy().idle_timeout_secs).unwrap_or(i64::MAX);
-                    let stale = now_secs.saturating_sub(verified.issued_at) > ttl / 2;
+                    let issued = Timestamp::from_unix_secs(verified.issued_at);
+                    let stale = engine.now().since(issued) > engine.policy().idle_timeout / 2;
                     let cookie = if !found.superseded && (stale || verified.key_index > 0) {
                         CookieAction::Set(verified.token)
                     } else {
@@ -306,40 +305,44 @@ impl Shared {
             (cookie, visitor)
         };
         let cfg = &self.config;
-        let now_secs = self.engine.now().millis() / 1000;
-        let ttl = i64::try_from(self.engine.policy().idle_timeout_secs).unwrap_or(i64::MAX);
+        let now_secs = self.engine.now().unix_secs();
+        let ttl = self.engine.policy().idle_timeout;
         let set = match cookie {
             CookieAction::Keep => None,
             CookieAction::Set(token) => {
                 Some(self.session_cookie(cfg.keys.sign(&cfg.session_cookie, &token, now_secs), ttl))
             }
-            CookieAction::Clear => Some(self.session_cookie(String::new(), 0)),
+            CookieAction::Clear => Some(self.session_cookie(String::new(), Duration::ZERO)),
         };
         if let Some(c) = set {
             append(headers, &c);
         }
         if let Some(visitor) = visitor {
-            let vttl = i64::try_from(cfg.visitor_ttl_secs).unwrap_or(i64::MAX);
             let c = Cookie::build((cfg.visitor_cookie.clone(), visitor.to_string()))
                 .path("/")
                 .same_site(SameSite::Lax)
                 .secure(cfg.secure)
-                .max_age(cookie::time::Duration::seconds(vttl))
+                .max_age(max_age(cfg.visitor_ttl))
                 .build();
             append(headers, &c.to_string());
         }
     }
 
-    fn session_cookie(&self, value: String, max_age: i64) -> String {
+    fn session_cookie(&self, value: String, ttl: Duration) -> String {
         Cookie::build((self.config.session_cookie.clone(), value))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(self.config.secure)
-            .max_age(cookie::time::Duration::seconds(max_age))
+            .max_age(max_age(ttl))
             .build()
             .to_string()
     }
+}
+
+/// A cookie's `Max-Age`: whole seconds, saturating.
+fn max_age(ttl: Duration) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn append(headers: &mut HeaderMap, cookie: &str) {

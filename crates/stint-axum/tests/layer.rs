@@ -29,10 +29,10 @@ async fn app(secrets: &str) -> App {
     let cold = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
     let (writer, _task) = Writer::spawn(cold.clone(), WriterConfig::default());
     let policy = Policy {
-        idle_timeout_secs: 600,
-        max_age_secs: 3600,
-        rotation_grace_secs: 10,
-        active_window_secs: 300,
+        idle_timeout: std::time::Duration::from_secs(600),
+        max_age: std::time::Duration::from_secs(3600),
+        rotation_grace: std::time::Duration::from_secs(10),
+        active_window: std::time::Duration::from_secs(300),
     };
     let engine = Engine::new(
         Arc::new(MemoryStore::new()),

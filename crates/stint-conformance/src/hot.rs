@@ -13,10 +13,10 @@ const T0: Timestamp = Timestamp(1_795_000_000_000);
 
 fn policy() -> Policy {
     Policy {
-        idle_timeout_secs: 1800,
-        max_age_secs: 7200,
-        rotation_grace_secs: 10,
-        active_window_secs: 300,
+        idle_timeout: std::time::Duration::from_secs(1800),
+        max_age: std::time::Duration::from_secs(7200),
+        rotation_grace: std::time::Duration::from_secs(10),
+        active_window: std::time::Duration::from_secs(300),
     }
 }
 

@@ -61,5 +61,5 @@ pub use id::{InvalidId, SessionId, VisitorId};
 pub use policy::Policy;
 pub use session::{Attributes, Data, Session, SessionKind, data_from, empty_data};
 pub use store::{AnalyticsStore, ColdStore, HistoryStore, HotStore, PrivacyStore};
-pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp, duration_millis};
 pub use token::{TOKEN_TEXT_LEN, Token, TokenHash};

@@ -147,8 +147,8 @@ impl Session {
     /// The moment the session expires if nothing else happens: the sooner of
     /// the idle timeout and the absolute lifetime.
     pub fn expires_at(&self, policy: &crate::Policy) -> Timestamp {
-        let idle = self.last_seen_at.plus_secs(policy.idle_timeout_secs);
-        let absolute = self.started_at.plus_secs(policy.max_age_secs);
+        let idle = self.last_seen_at.plus(policy.idle_timeout);
+        let absolute = self.started_at.plus(policy.max_age);
         idle.min(absolute)
     }
 
@@ -242,8 +242,8 @@ mod tests {
     #[test]
     fn expiry_is_the_sooner_of_idle_and_absolute() {
         let policy = Policy {
-            idle_timeout_secs: 10,
-            max_age_secs: 25,
+            idle_timeout: std::time::Duration::from_secs(10),
+            max_age: std::time::Duration::from_secs(25),
             ..Policy::default()
         };
         let mut s = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
@@ -15,18 +16,47 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
+/// A duration in whole milliseconds, the timestamps' unit; saturates at
+/// `i64::MAX` (about 292 million years). Every conversion of a `Duration`
+/// into time arithmetic goes through here.
+pub fn duration_millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 impl Timestamp {
+    /// The timestamp `d` later (saturating: never wraps).
+    pub fn plus(self, d: Duration) -> Self {
+        Self(self.0.saturating_add(duration_millis(d)))
+    }
+
+    /// The timestamp `d` earlier (saturating: never wraps).
+    pub fn minus(self, d: Duration) -> Self {
+        Self(self.0.saturating_sub(duration_millis(d)))
+    }
+
+    /// The time from `earlier` to `self` (zero if `earlier` is later).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+    }
+
     /// The timestamp `secs` seconds later.
     pub fn plus_secs(self, secs: u64) -> Self {
-        Self(
-            self.0
-                .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000)),
-        )
+        self.plus(Duration::from_secs(secs))
     }
 
     /// Whole seconds from `earlier` to `self` (zero if `earlier` is later).
     pub fn secs_since(self, earlier: Timestamp) -> u64 {
-        u64::try_from(self.0.saturating_sub(earlier.0) / 1000).unwrap_or(0)
+        self.since(earlier).as_secs()
+    }
+
+    /// The timestamp `secs` whole seconds after the epoch (saturating).
+    pub fn from_unix_secs(secs: i64) -> Self {
+        Self(secs.saturating_mul(1000))
+    }
+
+    /// Whole seconds since the epoch (rounded down).
+    pub fn unix_secs(self) -> i64 {
+        self.0.div_euclid(1000)
     }
 
     /// Milliseconds since the epoch.
@@ -87,7 +117,7 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .map(duration_millis)
             .unwrap_or(0);
         Timestamp(now)
     }
@@ -105,8 +135,12 @@ impl ManualClock {
 
     /// Moves the clock forward by `secs` seconds.
     pub fn advance_secs(&self, secs: u64) {
-        let ms = i64::try_from(secs).unwrap_or(i64::MAX / 1000) * 1000;
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        self.advance(Duration::from_secs(secs));
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        self.0.fetch_add(duration_millis(d), Ordering::SeqCst);
     }
 
     /// Sets the clock to `at`.
@@ -140,5 +174,18 @@ mod tests {
         c.advance_secs(2);
         assert_eq!(c.now(), Timestamp(3000));
         assert_eq!(c.now().secs_since(Timestamp(1000)), 2);
+    }
+
+    #[test]
+    fn arithmetic_saturates_instead_of_wrapping() {
+        let t = Timestamp(1_000);
+        assert_eq!(t.plus(Duration::from_millis(500)), Timestamp(1_500));
+        assert_eq!(t.minus(Duration::from_secs(2)), Timestamp(-1_000));
+        assert_eq!(Timestamp(i64::MAX - 1).plus(Duration::MAX), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MIN + 1).minus(Duration::MAX), Timestamp(i64::MIN));
+        assert_eq!(Timestamp(3_500).since(t), Duration::from_millis(2_500));
+        assert_eq!(t.since(Timestamp(3_500)), Duration::ZERO);
+        assert_eq!(Timestamp(-1).unix_secs(), -1);
+        assert_eq!(Timestamp(1_999).unix_secs(), 1);
     }
 }

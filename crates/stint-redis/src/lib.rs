@@ -178,7 +178,7 @@ impl RedisStore {
             prefix: options.prefix.into_bytes(),
             policy: options.policy,
             timeout: options.timeout,
-            window_ms: i64::try_from(options.refresh_window.as_millis()).unwrap_or(i64::MAX),
+            window_ms: stint_core::duration_millis(options.refresh_window),
             window_arg: options.refresh_window.as_millis().to_string().into_bytes(),
             round_trips: AtomicU64::new(0),
             resume: Script::new(include_str!("lua/resume.lua")),
@@ -278,8 +278,8 @@ impl RedisStore {
         k
     }
 
-    fn ms(secs: u64) -> Vec<u8> {
-        secs.saturating_mul(1000).to_string().into_bytes()
+    fn ms(d: Duration) -> Vec<u8> {
+        stint_core::duration_millis(d).to_string().into_bytes()
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
@@ -356,7 +356,7 @@ impl RedisStore {
     }
 
     async fn index_customer(&self, customer_id: &str, id: &SessionId) -> Result<()> {
-        let ttl = Self::ms(self.policy.max_age_secs);
+        let ttl = Self::ms(self.policy.max_age);
         self.eval::<i64>(
             &self.index,
             &self.customer_key(customer_id),
@@ -411,10 +411,10 @@ impl HotStore for RedisStore {
         let from = session.last_seen_at.max(session.started_at);
         // A window longer than the session can live, as the resume script
         // slides it only once per window.
-        let idle = session.last_seen_at.plus_secs(policy.idle_timeout_secs).0;
+        let idle = session.last_seen_at.plus(policy.idle_timeout).0;
         let expires = idle
             .saturating_add(self.window_ms)
-            .min(session.started_at.plus_secs(policy.max_age_secs).0);
+            .min(session.started_at.plus(policy.max_age).0);
         let ttl = (expires - from.0).max(1).to_string().into_bytes();
         self.eval::<i64>(
             &self.insert,
@@ -442,8 +442,8 @@ impl HotStore for RedisStore {
                 &[
                     &self.base(token.shard()),
                     touch.now.0.to_string().as_bytes(),
-                    &Self::ms(touch.policy.idle_timeout_secs),
-                    &Self::ms(touch.policy.max_age_secs),
+                    &Self::ms(touch.policy.idle_timeout),
+                    &Self::ms(touch.policy.max_age),
                     if touch.page_view { b"1" } else { b"0" },
                     &self.window_arg,
                 ],

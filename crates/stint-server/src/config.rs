@@ -157,8 +157,8 @@ impl Settings {
     /// The session policy.
     pub fn policy(&self) -> Policy {
         Policy {
-            idle_timeout_secs: self.session_ttl,
-            max_age_secs: self.session_max_age,
+            idle_timeout: Duration::from_secs(self.session_ttl),
+            max_age: Duration::from_secs(self.session_max_age),
             ..Policy::default()
         }
     }

@@ -202,12 +202,6 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn secs_ms(secs: u64) -> i64 {
-    i64::try_from(secs)
-        .unwrap_or(i64::MAX / 1000)
-        .saturating_mul(1000)
-}
-
 impl SqlStore {
     /// Opens the store at `url` and applies the pending migrations:
     /// `sqlite://PATH` (created if missing), `sqlite::memory:`, or
@@ -481,8 +475,8 @@ impl HistoryStore for SqlStore {
                 .bind(q.converted.map(i64::from))
                 .bind(q.before.map(|b| b.to_string()))
                 .bind(q.active.map(i64::from))
-                .bind(ms(q.now) - secs_ms(q.policy.idle_timeout_secs))
-                .bind(ms(q.now) - secs_ms(q.policy.max_age_secs))
+                .bind(ms(q.now.minus(q.policy.idle_timeout)))
+                .bind(ms(q.now.minus(q.policy.max_age)))
                 .bind(i64::from(q.limit))
                 .fetch_all(p)
                 .await
@@ -524,8 +518,8 @@ impl HistoryStore for SqlStore {
     async fn close_expired(&self, now: Timestamp, policy: &Policy) -> Result<u64> {
         on_pool!(self, |p, d| {
             let done = sqlx::query(d.close_expired)
-                .bind(secs_ms(policy.idle_timeout_secs))
-                .bind(secs_ms(policy.max_age_secs))
+                .bind(stint_core::duration_millis(policy.idle_timeout))
+                .bind(stint_core::duration_millis(policy.max_age))
                 .bind(ms(now))
                 .execute(p)
                 .await

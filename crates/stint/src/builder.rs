@@ -210,13 +210,13 @@ impl StintBuilder {
 
     /// Sliding idle timeout of a session (default 30 minutes).
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.policy.idle_timeout_secs = idle.as_secs().max(1);
+        self.policy.idle_timeout = idle.max(Duration::from_secs(1));
         self
     }
 
     /// Absolute lifetime of a session (default 24 hours).
     pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.policy.max_age_secs = max_age.as_secs().max(1);
+        self.policy.max_age = max_age.max(Duration::from_secs(1));
         self
     }
 
@@ -288,10 +288,11 @@ impl StintBuilder {
     /// already served by another process without Redis, the durable store
     /// cannot be opened or migrated, or the journal cannot be replayed.
     pub async fn build(self) -> Result<crate::Stint, BuildError> {
-        if self.policy.max_age_secs < self.policy.idle_timeout_secs {
+        if self.policy.max_age < self.policy.idle_timeout {
             return Err(BuildError::Config(format!(
                 "SESSION_MAX_AGE ({}) must not be shorter than SESSION_TTL ({})",
-                self.policy.max_age_secs, self.policy.idle_timeout_secs
+                self.policy.max_age.as_secs(),
+                self.policy.idle_timeout.as_secs()
             )));
         }
         if self.redis_prefix.contains(['{', '}']) {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use stint_core::{Engine, Timestamp, analytics};
+use stint_core::{Engine, analytics};
 use stint_sql::SqlStore;
 use tokio::task::JoinHandle;
 
@@ -85,19 +85,11 @@ impl Jobs {
 async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Duration, retention_days: u64) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let lease_ms = i64::try_from(every.as_millis().saturating_mul(3)).unwrap_or(i64::MAX / 2);
+    let lease = every.saturating_mul(3);
     loop {
         tick.tick().await;
         let now = engine.now();
-        match store
-            .acquire_lease(
-                LEASE,
-                &holder,
-                now,
-                Timestamp(now.millis().saturating_add(lease_ms)),
-            )
-            .await
-        {
+        match store.acquire_lease(LEASE, &holder, now, now.plus(lease)).await {
             Ok(true) => {}
             Ok(false) => {
                 metrics::counter!("stint_jobs_skipped_total").increment(1);
@@ -120,7 +112,7 @@ async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Durati
         // Days whose sessions may still be going on are rolled up again each
         // round (a rollup replaces the last one); older days are final.
         if let Some(today) = analytics::day_of(engine.now()) {
-            let span = engine.policy().max_age_secs.div_ceil(86_400) + 1;
+            let span = engine.policy().max_age.as_secs().div_ceil(86_400) + 1;
             let from = today - time::Duration::days(i64::try_from(span).unwrap_or(2));
             match engine.rollup(from, today).await {
                 Ok(rows) => metrics::counter!("stint_rollup_days_total").increment(rows.len() as u64),
@@ -128,7 +120,10 @@ async fn run(engine: Engine, store: Arc<SqlStore>, holder: String, every: Durati
             }
         }
         if retention_days > 0 {
-            match engine.apply_retention(retention_days).await {
+            match engine
+                .apply_retention(Duration::from_secs(retention_days.saturating_mul(86_400)))
+                .await
+            {
                 Ok(0) => {}
                 Ok(n) => {
                     metrics::counter!("stint_events_expired_total").increment(n);

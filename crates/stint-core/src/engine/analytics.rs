@@ -25,13 +25,7 @@ impl Engine {
             .cold
             .analytics_facts(start_of(from), end, pages)
             .await?;
-        let live_since = Timestamp(
-            self.now().millis().saturating_sub(
-                i64::try_from(self.inner.policy.max_age_secs)
-                    .unwrap_or(i64::MAX / 1000)
-                    .saturating_mul(1000),
-            ),
-        );
+        let live_since = self.now().minus(self.inner.policy.max_age);
         for s in sessions.iter_mut().filter(|s| s.started_at >= live_since) {
             if let Some(live) = self.inner.hot.get(&s.id).await? {
                 s.page_views = live.page_views;
@@ -94,9 +88,7 @@ impl Engine {
 
     /// Real-time figures over the active window.
     pub async fn realtime(&self) -> Result<Realtime> {
-        let since = Timestamp(
-            self.now().0 - i64::try_from(self.inner.policy.active_window_secs).unwrap_or(300) * 1000,
-        );
+        let since = self.now().minus(self.inner.policy.active_window);
         self.inner.hot.realtime(since).await
     }
 }

@@ -13,7 +13,7 @@ impl Engine {
         let token = Token::generate_for(id);
         let update = Update {
             customer_id: Some(customer_id.to_owned()),
-            new_token: Some((token.hash(), now.plus_secs(i.policy.rotation_grace_secs))),
+            new_token: Some((token.hash(), now.plus(i.policy.rotation_grace))),
             ..Update::default()
         };
         let session = self

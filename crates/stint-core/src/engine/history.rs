@@ -42,8 +42,7 @@ impl Engine {
         let i = &*self.inner;
         let now = i.clock.now();
         let mut by_id: HashMap<SessionId, Session> = HashMap::new();
-        let since =
-            Timestamp(now.0 - i64::try_from(i.policy.idle_timeout_secs).unwrap_or(i64::MAX / 2000) * 1000);
+        let since = now.minus(i.policy.idle_timeout);
         for s in i.cold.customer_sessions(customer_id, since).await? {
             if s.is_live(&i.policy, now) {
                 by_id.insert(s.id, s);

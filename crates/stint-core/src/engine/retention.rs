@@ -4,15 +4,10 @@
 use super::*;
 
 impl Engine {
-    /// Deletes raw events older than `days` days (sessions stay); returns how many.
-    pub async fn apply_retention(&self, days: u64) -> Result<u64> {
-        let cutoff = Timestamp(
-            self.now().millis().saturating_sub(
-                i64::try_from(days)
-                    .unwrap_or(i64::MAX / 86_400_000)
-                    .saturating_mul(86_400_000),
-            ),
-        );
+    /// Deletes raw events older than `keep` (sessions and rollups stay);
+    /// returns how many.
+    pub async fn apply_retention(&self, keep: std::time::Duration) -> Result<u64> {
+        let cutoff = self.now().minus(keep);
         self.inner.cold.delete_events_before(cutoff).await
     }
 

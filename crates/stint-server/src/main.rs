@@ -12,6 +12,7 @@ mod privacy;
 mod routes;
 mod shop;
 mod state;
+mod views;
 
 use std::sync::Arc;
 

@@ -1,25 +1,12 @@
 //! The rights of access and erasure: everything stored about one visitor or
 //! customer, as one JSON document, and its deletion from every store.
 
-use crate::shop::{Order, Shop};
+use crate::shop::Shop;
 use serde_json::{Value, json};
 use stint_core::{Engine, Person};
 
 use crate::api::ApiError;
-use crate::catalogue;
-
-fn order_view(o: &Order) -> Value {
-    json!({
-        "id": o.id,
-        "sessionId": o.session_id,
-        "visitorId": o.visitor_id,
-        "customerId": o.customer_id,
-        "total": catalogue::units(o.total_cents),
-        "items": o.items,
-        "shippingAddress": o.shipping_address,
-        "createdAt": o.created_at,
-    })
-}
+use crate::views::{CustomerView, OrderView};
 
 /// Everything stored about `who`: sessions (with their data and events),
 /// orders and, for a customer, the account (never its password hash).
@@ -51,7 +38,7 @@ pub async fn export(engine: &Engine, shop: &Shop, who: &Person) -> Result<Option
             let account = shop
                 .customer(c)
                 .await?
-                .map(|a| json!({ "id": a.id, "email": a.email, "name": a.name, "createdAt": a.created_at }))
+                .map(|a| serde_json::to_value(CustomerView::from(&a)).unwrap_or(Value::Null))
                 .unwrap_or(Value::Null);
             (
                 json!({ "customerId": c }),
@@ -72,7 +59,8 @@ pub async fn export(engine: &Engine, shop: &Shop, who: &Person) -> Result<Option
         map.insert("sessions".to_owned(), Value::Array(sessions));
         map.insert(
             "orders".to_owned(),
-            Value::Array(orders.iter().map(order_view).collect()),
+            serde_json::to_value(orders.iter().map(OrderView::from).collect::<Vec<_>>())
+                .unwrap_or(Value::Null),
         );
     }
     Ok(Some(doc))

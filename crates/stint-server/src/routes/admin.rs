@@ -7,14 +7,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use stint_core::store::SessionQuery;
 use stint_core::{Person, SessionId, VisitorId, analytics};
 use subtle::ConstantTimeEq;
 
 use crate::api::{ApiError, ApiResult, Reply, ok};
+use crate::privacy;
 use crate::state::AppState;
-use crate::{catalogue, privacy};
+use crate::views::{
+    CustomerRevoked, CustomerSessions, Erased, OrderView, SessionEvents, SessionPage, SessionRevoked, Stats,
+    StoreHealth, VisitorHistory, WriterHealth,
+};
 
 /// The admin routes (mounted under `/api/admin`).
 pub fn router(state: AppState) -> Router<AppState> {
@@ -87,7 +91,10 @@ fn flag(name: &str, v: Option<&str>) -> ApiResult<Option<bool>> {
     }
 }
 
-async fn list_sessions(State(app): State<AppState>, Query(p): Query<ListParams>) -> ApiResult<Reply<Value>> {
+async fn list_sessions(
+    State(app): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Reply<SessionPage>> {
     let limit = match p.limit.as_deref() {
         None | Some("") => 50,
         Some(l) => l
@@ -130,7 +137,10 @@ async fn list_sessions(State(app): State<AppState>, Query(p): Query<ListParams>)
     } else {
         None
     };
-    Ok(ok(json!({ "sessions": sessions, "nextCursor": next_cursor })))
+    Ok(ok(SessionPage {
+        sessions,
+        next_cursor,
+    }))
 }
 
 async fn get_session(
@@ -145,40 +155,61 @@ async fn get_session(
         .ok_or_else(|| ApiError::NotFound("Session not found".into()))
 }
 
-async fn session_events(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
+async fn session_events(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Reply<SessionEvents>> {
     let id = session_id(&id)?;
     if app.engine.get(&id).await?.is_none() {
         return Err(ApiError::NotFound("Session not found".into()));
     }
     let events = app.engine.events(&id).await?;
-    Ok(ok(json!({ "sessionId": id, "events": events })))
+    Ok(ok(SessionEvents {
+        session_id: id,
+        events,
+    }))
 }
 
-async fn revoke_session(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
+async fn revoke_session(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Reply<SessionRevoked>> {
     let id = session_id(&id)?;
     if app.engine.get(&id).await?.is_none() {
         return Err(ApiError::NotFound("Session not found".into()));
     }
     let revoked = app.engine.revoke(&id).await?;
-    Ok(ok(json!({ "sessionId": id, "revoked": revoked })))
+    Ok(ok(SessionRevoked {
+        session_id: id,
+        revoked,
+    }))
 }
 
-async fn customer_sessions(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
+async fn customer_sessions(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Reply<CustomerSessions>> {
     let id = customer_id(&id)?;
     let sessions = app.engine.customer_sessions(id).await?;
-    Ok(ok(json!({ "customerId": id, "sessions": sessions })))
+    Ok(ok(CustomerSessions {
+        customer_id: id.to_owned(),
+        sessions,
+    }))
 }
 
 async fn revoke_customer_sessions(
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Reply<Value>> {
+) -> ApiResult<Reply<CustomerRevoked>> {
     let id = customer_id(&id)?;
     let n = app.engine.revoke_customer(id, None).await?;
-    Ok(ok(json!({ "customerId": id, "revoked": n })))
+    Ok(ok(CustomerRevoked {
+        customer_id: id.to_owned(),
+        revoked: n,
+    }))
 }
 
-async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
+async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<VisitorHistory>> {
     let visitor = visitor_id(&id)?;
     let mut sessions = app
         .engine
@@ -189,28 +220,21 @@ async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResu
         })
         .await?;
     sessions.reverse();
-    let orders: Vec<Value> = app
+    let orders: Vec<OrderView> = app
         .shop
         .orders_of_visitor(&visitor)
         .await?
-        .into_iter()
-        .map(|o| {
-            json!({
-                "id": o.id,
-                "sessionId": o.session_id,
-                "customerId": o.customer_id,
-                "total": catalogue::units(o.total_cents),
-                "items": o.items,
-                "createdAt": o.created_at,
-            })
-        })
+        .iter()
+        .map(OrderView::from)
         .collect();
     if sessions.is_empty() && orders.is_empty() {
         return Err(ApiError::NotFound("Visitor not found".into()));
     }
-    Ok(ok(
-        json!({ "visitorId": visitor, "sessions": sessions, "orders": orders }),
-    ))
+    Ok(ok(VisitorHistory {
+        visitor_id: visitor,
+        sessions,
+        orders,
+    }))
 }
 
 fn visitor_id(raw: &str) -> ApiResult<VisitorId> {
@@ -234,14 +258,18 @@ async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) ->
         .ok_or_else(|| ApiError::NotFound("Nothing is stored about this customer".into()))
 }
 
-async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
+async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Erased>> {
     let who = Person::Visitor(visitor_id(&id)?);
-    Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
+    Ok(ok(Erased {
+        erased: privacy::erase(&app.engine, &who).await?,
+    }))
 }
 
-async fn erase_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
+async fn erase_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Erased>> {
     let who = Person::Customer(customer_id(&id)?.to_owned());
-    Ok(ok(json!({ "erased": privacy::erase(&app.engine, &who).await? })))
+    Ok(ok(Erased {
+        erased: privacy::erase(&app.engine, &who).await?,
+    }))
 }
 
 /// A date range of the analytics routes.
@@ -347,23 +375,30 @@ async fn realtime(State(app): State<AppState>) -> ApiResult<Reply<stint_core::st
     Ok(ok(app.engine.realtime().await?))
 }
 
-async fn stats(State(app): State<AppState>) -> ApiResult<Reply<Value>> {
+async fn stats(State(app): State<AppState>) -> ApiResult<Reply<Stats>> {
+    let kind = if app.tier.is_some() { "redis" } else { "memory" };
     let hot = match app.engine.hot().count().await {
-        Ok(n) => json!({ "status": "ok", "kind": "memory", "sessions": n }),
-        Err(e) => json!({ "status": "unavailable", "kind": "memory", "error": e.to_string() }),
+        Ok(n) => StoreHealth {
+            sessions: Some(n),
+            ..StoreHealth::ok(kind)
+        },
+        Err(e) => StoreHealth::unavailable(kind, e),
     };
     let backend = app.store.backend();
     let cold = match app.engine.cold().stats().await {
-        Ok(s) => json!({
-            "status": "ok",
-            "kind": backend,
-            "sessions": s.sessions,
-            "openSessions": s.open_sessions,
-            "events": s.events,
-        }),
-        Err(e) => json!({ "status": "unavailable", "kind": backend, "error": e.to_string() }),
+        Ok(s) => StoreHealth {
+            sessions: Some(s.sessions),
+            open_sessions: Some(s.open_sessions),
+            events: Some(s.events),
+            ..StoreHealth::ok(backend)
+        },
+        Err(e) => StoreHealth::unavailable(backend, e),
     };
-    Ok(ok(
-        json!({ "hot": hot, "cold": cold, "writer": { "queued": app.writer.queued() } }),
-    ))
+    Ok(ok(Stats {
+        hot,
+        cold,
+        writer: WriterHealth {
+            queued: app.writer.queued(),
+        },
+    }))
 }

@@ -5,16 +5,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use serde_json::json;
 
 use crate::state::AppState;
+use crate::views::Health;
 
 /// `/healthz`, `/readyz`, `/metrics`, and the dashboard's page and assets.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/healthz",
-            get(|| async { axum::Json(json!({ "status": "ok" })) }),
+            get(|| async {
+                axum::Json(Health {
+                    status: "ok",
+                    failing: Vec::new(),
+                })
+            }),
         )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -77,11 +82,20 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         failing.push(app.store.backend());
     }
     if failing.is_empty() {
-        (StatusCode::OK, axum::Json(json!({ "status": "ready" })))
+        (
+            StatusCode::OK,
+            axum::Json(Health {
+                status: "ready",
+                failing,
+            }),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "unavailable", "failing": failing })),
+            axum::Json(Health {
+                status: "unavailable",
+                failing,
+            }),
         )
     }
 }

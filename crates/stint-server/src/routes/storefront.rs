@@ -2,6 +2,7 @@
 //! behind the session layer.
 
 use crate::shop::{Customer, Order};
+use crate::views::{CustomerView, DeviceSession, LoggedIn, LoggedOut, OrderView, Revoked};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
@@ -53,10 +54,6 @@ fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-fn customer_view(c: &Customer) -> Value {
-    json!({ "id": c.id, "email": c.email, "name": c.name, "createdAt": c.created_at })
-}
-
 fn field<'a>(v: &'a Value, name: &str) -> ApiResult<&'a str> {
     match v.get(name) {
         Some(Value::String(s)) => Ok(s),
@@ -79,7 +76,7 @@ fn normalise_email(email: &str) -> ApiResult<String> {
     }
 }
 
-async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiResult<Reply<Value>> {
+async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiResult<Reply<CustomerView>> {
     let email = normalise_email(field(&body, "email")?)?;
     let password = field(&body, "password")?;
     let name = field(&body, "name")?.trim();
@@ -100,14 +97,14 @@ async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiRe
     if !app.shop.insert_customer(&customer).await? {
         return Err(ApiError::Conflict("Email already registered".into()));
     }
-    Ok(created(customer_view(&customer)))
+    Ok(created(CustomerView::from(&customer)))
 }
 
 async fn login(
     State(app): State<AppState>,
     session: Session,
     Json(body): Json<Value>,
-) -> ApiResult<Reply<Value>> {
+) -> ApiResult<Reply<LoggedIn>> {
     let email = field(&body, "email")?.trim().to_lowercase();
     let password = field(&body, "password")?;
     if password.len() > passwords::MAX_LEN {
@@ -126,9 +123,10 @@ async fn login(
     };
     session.login(&customer.id).await?;
     merge_carts(&app, &session, &customer.id).await?;
-    Ok(ok(
-        json!({ "customer": customer_view(&customer), "session": session.record() }),
-    ))
+    Ok(ok(LoggedIn {
+        customer: CustomerView::from(&customer),
+        session: session.record(),
+    }))
 }
 
 /// The cart survives login: the session keeps its (anonymous) cart, and the
@@ -162,10 +160,13 @@ async fn merge_carts(app: &AppState, session: &Session, customer_id: &str) -> Ap
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c3RpbnRkdW1teXNhbHQ$2VfsZpkuHx0T6gfZsU7y0pLY9wILHM1y1ZBr8V5f0Bk";
 
-async fn logout(session: Session) -> ApiResult<Reply<Value>> {
+async fn logout(session: Session) -> ApiResult<Reply<LoggedOut>> {
     let id = session.id();
     session.logout().await?;
-    Ok(ok(json!({ "sessionId": id, "loggedOut": true })))
+    Ok(ok(LoggedOut {
+        session_id: id,
+        logged_out: true,
+    }))
 }
 
 fn cart_of(session: &Session) -> ApiResult<Cart> {
@@ -233,7 +234,7 @@ async fn place_order(
     State(app): State<AppState>,
     session: Session,
     Json(body): Json<OrderRequest>,
-) -> ApiResult<Reply<Value>> {
+) -> ApiResult<Reply<OrderView>> {
     if body.items.is_empty() {
         return Err(ApiError::BadRequest("items must not be empty".into()));
     }
@@ -279,67 +280,47 @@ async fn place_order(
         )
         .await?;
     session.remove("cart");
-    Ok(created(json!({
-        "id": order.id,
-        "total": total,
-        "sessionId": order.session_id,
-        "customerId": order.customer_id,
-        "items": order.items,
-        "createdAt": order.created_at,
-    })))
+    Ok(created(OrderView::from(&order)))
 }
 
-async fn me(State(app): State<AppState>, SignedIn(customer): SignedIn) -> ApiResult<Reply<Value>> {
+async fn me(State(app): State<AppState>, SignedIn(customer): SignedIn) -> ApiResult<Reply<CustomerView>> {
     let c = app
         .shop
         .customer(&customer.customer_id)
         .await?
         .ok_or(ApiError::Unauthorized("Authentication required"))?;
-    Ok(ok(customer_view(&c)))
+    Ok(ok(CustomerView::from(&c)))
 }
 
 async fn my_sessions(
     State(app): State<AppState>,
     SignedIn(customer): SignedIn,
-) -> ApiResult<Reply<Vec<Value>>> {
+) -> ApiResult<Reply<Vec<DeviceSession>>> {
     let current = customer.id();
     let sessions = app.engine.customer_sessions(&customer.customer_id).await?;
     Ok(ok(sessions
         .iter()
-        .map(|s| {
-            let a = &*s.attributes;
-            json!({
-                "id": s.id,
-                "device": a.device,
-                "browser": a.browser,
-                "os": a.os,
-                "ip": a.ip_address,
-                "country": a.country,
-                "startedAt": s.started_at,
-                "lastSeenAt": s.last_seen_at,
-                "current": s.id == current,
-            })
-        })
+        .map(|s| DeviceSession::of(s, current))
         .collect()))
 }
 
 async fn revoke_my_other_sessions(
     State(app): State<AppState>,
     SignedIn(customer): SignedIn,
-) -> ApiResult<Reply<Value>> {
+) -> ApiResult<Reply<Revoked>> {
     let keep = customer.id();
     let n = app
         .engine
         .revoke_customer(&customer.customer_id, Some(&keep))
         .await?;
-    Ok(ok(json!({ "revoked": n })))
+    Ok(ok(Revoked { revoked: n }))
 }
 
 async fn change_password(
     State(app): State<AppState>,
     SignedIn(customer): SignedIn,
     Json(body): Json<Value>,
-) -> ApiResult<Reply<Value>> {
+) -> ApiResult<Reply<Revoked>> {
     let current = field(&body, "currentPassword")?;
     let new = field(&body, "newPassword")?;
     let c = app
@@ -356,5 +337,5 @@ async fn change_password(
         .await?;
     let keep = customer.id();
     let n = app.engine.revoke_customer(&c.id, Some(&keep)).await?;
-    Ok(ok(json!({ "revoked": n })))
+    Ok(ok(Revoked { revoked: n }))
 }

@@ -10,7 +10,9 @@ use anyhow::Result;
 use stint_core::analytics::{StepRule, day_of};
 use stint_core::event::{Event, kinds};
 use stint_core::store::{Record, Sink};
-use stint_core::{Attributes, Clock, Engine, Policy, Session, SystemClock, Timestamp, Token, VisitorId};
+use stint_core::{
+    Attributes, Clock, Engine, Policy, SessionRecord, SystemClock, Timestamp, Token, VisitorId,
+};
 use stint_memory::MemoryStore;
 use stint_sql::{SqlStore, Writer, WriterConfig};
 
@@ -54,7 +56,7 @@ pub async fn measure(url: &str, events: u64, days: u64) -> Result<Outcome> {
             utm_source: sources[(n % 4) as usize].map(Into::into),
             ..Attributes::default()
         };
-        let mut s = Session::new(VisitorId::new(), attributes, start);
+        let mut s = SessionRecord::new(VisitorId::new(), attributes, start);
         let views = 1 + n % 9;
         s.page_views = views;
         s.last_seen_at = Timestamp(start.millis() + i64::try_from(views).unwrap_or(1) * 20_000);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use stint_core::event::{Event, kinds};
 use stint_core::store::{HistoryStore, Record, Sink};
-use stint_core::{Attributes, Session, Timestamp, Token, VisitorId};
+use stint_core::{Attributes, SessionRecord, Timestamp, Token, VisitorId};
 use stint_sql::{SqlStore, Writer, WriterConfig};
 
 /// One measurement.
@@ -31,8 +31,8 @@ pub async fn measure(url: &str, sessions: usize, events: u64) -> Result<Outcome>
     let store = Arc::new(SqlStore::connect(url).await?);
     let (writer, task) = Writer::spawn(store.clone() as Arc<dyn HistoryStore>, WriterConfig::default());
     let now = Timestamp(1_795_000_000_000);
-    let all: Vec<Session> = (0..sessions)
-        .map(|_| Session::new(VisitorId::new(), Attributes::default(), now))
+    let all: Vec<SessionRecord> = (0..sessions)
+        .map(|_| SessionRecord::new(VisitorId::new(), Attributes::default(), now))
         .collect();
     for s in &all {
         writer

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{Context, Result};
 use stint_core::context::{AgentParser, RequestInfo};
-use stint_core::{HotStore, Policy, Session, Timestamp, Token, TokenHash, VisitorId};
+use stint_core::{HotStore, Policy, SessionRecord, Timestamp, Token, TokenHash, VisitorId};
 use stint_memory::MemoryStore;
 
 /// What `stint-bench memory` found.
@@ -33,7 +33,7 @@ impl Outcome {
 
 /// A session as the layer starts one for the benchmark's visitor: a desktop
 /// Chrome, an address, the products page, its first page view counted.
-fn session(parser: &AgentParser, n: usize, now: Timestamp) -> Session {
+fn session(parser: &AgentParser, n: usize, now: Timestamp) -> SessionRecord {
     let [_, _, c, d] = u32::try_from(n % (1 << 24)).unwrap_or(0).to_be_bytes();
     let info = RequestInfo {
         peer: Some(IpAddr::V4(Ipv4Addr::new(198, 51, c, d))),
@@ -41,7 +41,7 @@ fn session(parser: &AgentParser, n: usize, now: Timestamp) -> Session {
         path: crate::load::PATH,
         ..RequestInfo::default()
     };
-    let mut s = Session::new(VisitorId::new(), info.attributes(parser), now);
+    let mut s = SessionRecord::new(VisitorId::new(), info.attributes(parser), now);
     s.page_views = 1;
     s
 }
@@ -62,7 +62,7 @@ pub fn measure(sessions: usize) -> Result<Outcome> {
     drop(session(parser, 0, now));
 
     let before = rss()?;
-    let mut plain: Vec<(Session, TokenHash)> = Vec::with_capacity(sessions);
+    let mut plain: Vec<(SessionRecord, TokenHash)> = Vec::with_capacity(sessions);
     for n in 0..sessions {
         plain.push((session(parser, n, now), Token::generate().hash()));
     }

@@ -27,7 +27,7 @@ pub(crate) enum CookieAction {
 
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) record: stint_core::Session,
+    pub(crate) record: stint_core::SessionRecord,
     pub(crate) stored: bool,
     pub(crate) superseded: bool,
     pub(crate) ended: bool,
@@ -105,7 +105,7 @@ impl Session {
 
     /// The session as it is now (this request counted), in the contract's shape
     /// when serialised.
-    pub fn record(&self) -> stint_core::Session {
+    pub fn record(&self) -> stint_core::SessionRecord {
         self.state.lock().record.clone()
     }
 
@@ -246,7 +246,7 @@ impl Session {
 
     /// Signs `customer_id` in: same session id, type `CUSTOMER`, and a fresh
     /// token in the response's cookie (the old one stops carrying rights).
-    pub async fn login(&self, customer_id: &str) -> Result<stint_core::Session, SessionError> {
+    pub async fn login(&self, customer_id: &str) -> Result<stint_core::SessionRecord, SessionError> {
         let id = self.ensure_stored().await?;
         self.flush().await?;
         let (session, token) = self.engine.login(&id, customer_id).await?;
@@ -283,7 +283,7 @@ impl Session {
         &self,
         order_id: &str,
         metadata: Value,
-    ) -> Result<stint_core::Session, SessionError> {
+    ) -> Result<stint_core::SessionRecord, SessionError> {
         let id = self.ensure_stored().await?;
         self.flush().await?;
         let session = self.engine.convert(&id, order_id, metadata).await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 use stint_core::event::{Event, kinds};
 use stint_core::store::{ColdStore, EndReason, Record, SessionQuery};
-use stint_core::{Attributes, Policy, Session, SessionKind, Timestamp, Token, TokenHash, VisitorId};
+use stint_core::{Attributes, Policy, SessionKind, SessionRecord, Timestamp, Token, TokenHash, VisitorId};
 
 const T0: Timestamp = Timestamp(1_795_000_000_000);
 
@@ -18,8 +18,8 @@ fn policy() -> Policy {
     }
 }
 
-fn session(at: Timestamp) -> Session {
-    Session::new(
+fn session(at: Timestamp) -> SessionRecord {
+    SessionRecord::new(
         VisitorId::new(),
         Attributes {
             ip_address: Some("203.0.113.0".into()),
@@ -38,7 +38,7 @@ fn session(at: Timestamp) -> Session {
     )
 }
 
-async fn put(store: &Arc<dyn ColdStore>, s: &Session) -> TokenHash {
+async fn put(store: &Arc<dyn ColdStore>, s: &SessionRecord) -> TokenHash {
     let t = Token::generate().hash();
     store
         .write(&[Record::Snapshot {
@@ -258,7 +258,7 @@ pub async fn listing_filters_and_pages(store: Arc<dyn ColdStore>) {
         .await
         .unwrap();
     let now = T0.plus_secs(120);
-    let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let ids = |v: Vec<SessionRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
     let q = |f: &dyn Fn(&mut SessionQuery)| {
         let mut q = SessionQuery {
             limit: 100,

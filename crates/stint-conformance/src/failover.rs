@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use stint_core::store::{DataOp, HotStore, Lookup, Modify, Realtime, Touch, Update};
 use stint_core::{
-    Attributes, Error, Policy, Result, Session, SessionId, Timestamp, Token, TokenHash, VisitorId,
+    Attributes, Error, Policy, Result, SessionId, SessionRecord, Timestamp, Token, TokenHash, VisitorId,
 };
 
 /// The time the cases run at: a tier under test uses a clock set to it.
@@ -67,7 +67,7 @@ impl<P> Switch<P> {
 
 #[async_trait]
 impl<P: HotStore> HotStore for Switch<P> {
-    async fn insert(&self, session: &Session, token: &TokenHash, policy: &Policy) -> Result<()> {
+    async fn insert(&self, session: &SessionRecord, token: &TokenHash, policy: &Policy) -> Result<()> {
         self.check()?;
         self.inner.insert(session, token, policy).await
     }
@@ -75,23 +75,23 @@ impl<P: HotStore> HotStore for Switch<P> {
         self.check()?;
         self.inner.resume(token, touch).await
     }
-    async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         self.check()?;
         self.inner.get(id).await
     }
-    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
+    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<SessionRecord>> {
         self.check()?;
         self.inner.update(id, update).await
     }
-    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
+    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<SessionRecord>> {
         self.check()?;
         self.inner.modify(id, key, f).await
     }
-    async fn remove(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn remove(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         self.check()?;
         self.inner.remove(id).await
     }
-    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>> {
+    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<SessionRecord>> {
         self.check()?;
         self.inner.customer_sessions(customer_id).await
     }
@@ -132,9 +132,9 @@ fn touch(at: Timestamp) -> Touch {
     }
 }
 
-fn new_session() -> (Session, TokenHash) {
+fn new_session() -> (SessionRecord, TokenHash) {
     let t = Token::generate().hash();
-    let mut s = Session::new(VisitorId::new(), Attributes::default(), T0);
+    let mut s = SessionRecord::new(VisitorId::new(), Attributes::default(), T0);
     s.id = SessionId::for_token(&t);
     (s, t)
 }

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 use stint_core::store::{DataOp, HotStore, Lookup, Touch, Update};
 use stint_core::{
-    Attributes, Error, Policy, Session, SessionId, SessionKind, Timestamp, Token, TokenHash, VisitorId,
+    Attributes, Error, Policy, SessionId, SessionKind, SessionRecord, Timestamp, Token, TokenHash, VisitorId,
 };
 
 const T0: Timestamp = Timestamp(1_795_000_000_000);
@@ -29,25 +29,25 @@ fn touch(at: Timestamp, page_view: bool) -> Touch {
 }
 
 /// A session of `visitor` and a token of it, in one shard, as the engine makes them.
-fn session_of(visitor: VisitorId, at: Timestamp) -> (Session, TokenHash) {
+fn session_of(visitor: VisitorId, at: Timestamp) -> (SessionRecord, TokenHash) {
     let t = Token::generate().hash();
-    let mut s = Session::new(visitor, Attributes::default(), at);
+    let mut s = SessionRecord::new(visitor, Attributes::default(), at);
     s.id = SessionId::for_token(&t);
     (s, t)
 }
 
-async fn new_session(store: &Arc<dyn HotStore>, at: Timestamp) -> (Session, TokenHash) {
+async fn new_session(store: &Arc<dyn HotStore>, at: Timestamp) -> (SessionRecord, TokenHash) {
     let (s, t) = session_of(VisitorId::new(), at);
     store.insert(&s, &t, &policy()).await.unwrap();
     (s, t)
 }
 
 /// A new token for the session `s`, as a login draws it.
-fn next_token(s: &Session) -> TokenHash {
+fn next_token(s: &SessionRecord) -> TokenHash {
     Token::generate_for(&s.id).hash()
 }
 
-fn current(l: Lookup) -> Session {
+fn current(l: Lookup) -> SessionRecord {
     match l {
         Lookup::Current(s) => s,
         other => panic!("expected the current session, got {other:?}"),

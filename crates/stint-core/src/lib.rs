@@ -1,7 +1,7 @@
 //! # stint-core
 //!
 //! The domain of Stint, the session layer for e-commerce backends: ids and
-//! tokens, [`Session`] and [`Event`], the policies (idle timeout, absolute
+//! tokens, [`SessionRecord`] and [`Event`], the policies (idle timeout, absolute
 //! lifetime), the request context (anonymised IP, user agent, bots,
 //! attribution), the store traits [`HotStore`] and [`ColdStore`], and the
 //! [`Engine`] that runs every operation over them.
@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use stint_core::context::{AgentParser, RequestInfo};
-//! use stint_core::{Attributes, Policy, Session, Timestamp, Token, VisitorId};
+//! use stint_core::{Attributes, Policy, SessionRecord, Timestamp, Token, VisitorId};
 //!
 //! // What the first request of a visit says about the visitor.
 //! let info = RequestInfo {
@@ -29,7 +29,7 @@
 //!
 //! // A session and the token its cookie carries; stores only see the hash.
 //! let now = Timestamp(1_795_000_000_000);
-//! let session = Session::new(VisitorId::new(), attributes, now);
+//! let session = SessionRecord::new(VisitorId::new(), attributes, now);
 //! let token = Token::generate();
 //! assert_eq!(Token::decode(&token.encode()).map(|t| t.hash()), Some(token.hash()));
 //!
@@ -59,7 +59,7 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use id::{InvalidId, SessionId, VisitorId};
 pub use policy::Policy;
-pub use session::{Attributes, Data, Session, SessionKind, data_from, empty_data};
+pub use session::{Attributes, Data, SessionKind, SessionRecord, data_from, empty_data};
 pub use store::{AnalyticsStore, ColdStore, HistoryStore, HotStore, PrivacyStore};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp, duration_millis};
 pub use token::{TOKEN_TEXT_LEN, Token, TokenHash};

@@ -94,7 +94,7 @@ pub fn data_from(map: Map<String, Value>) -> Data {
 
 /// One session.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Session {
+pub struct SessionRecord {
     /// The journey's id; never changes.
     pub id: SessionId,
     /// The visitor the session belongs to.
@@ -124,7 +124,7 @@ pub struct Session {
     pub version: u64,
 }
 
-impl Session {
+impl SessionRecord {
     /// A new anonymous session that starts at `now`.
     pub fn new(visitor_id: VisitorId, attributes: Attributes, now: Timestamp) -> Self {
         Self {
@@ -169,7 +169,7 @@ impl Session {
 }
 
 /// The contract's session shape (camelCase, RFC 3339 times). Data is not part of it.
-impl Serialize for Session {
+impl Serialize for SessionRecord {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = &*self.attributes;
         let mut st = s.serialize_struct("Session", 21)?;
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn serializes_to_the_contract_shape() {
-        let s = Session::new(
+        let s = SessionRecord::new(
             VisitorId::new(),
             Attributes {
                 ip_address: Some("203.0.113.0".into()),
@@ -228,8 +228,8 @@ mod tests {
 
     #[test]
     fn new_sessions_share_one_empty_map_until_they_change() {
-        let mut a = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
-        let b = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        let mut a = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        let b = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(0));
         assert!(Arc::ptr_eq(&a.data, &b.data));
         assert!(Arc::ptr_eq(&data_from(Map::new()), &b.data));
         Arc::make_mut(&mut a.data).insert("k".into(), Value::Bool(true));
@@ -246,7 +246,7 @@ mod tests {
             max_age: std::time::Duration::from_secs(25),
             ..Policy::default()
         };
-        let mut s = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        let mut s = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(0));
         assert_eq!(s.expires_at(&policy), Timestamp(10_000));
         s.last_seen_at = Timestamp(20_000);
         assert_eq!(s.expires_at(&policy), Timestamp(25_000));

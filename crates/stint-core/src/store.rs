@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::id::{SessionId, VisitorId};
 use crate::policy::Policy;
-use crate::session::Session;
+use crate::session::SessionRecord;
 use crate::time::Timestamp;
 use crate::token::TokenHash;
 
@@ -38,11 +38,11 @@ pub struct Touch {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
     /// The token is the session's current one; the session was touched.
-    Current(Session),
+    Current(SessionRecord),
     /// The token was replaced at a login within the grace window. The session,
     /// shown as anonymous, was touched like any other; the caller must not
     /// hand out the new token or act with the customer's rights.
-    Superseded(Session),
+    Superseded(SessionRecord),
     /// No live session answers to this token.
     Missing,
 }
@@ -84,7 +84,7 @@ impl Update {
     /// Applies the update to the record of `session`: the customer (and so
     /// the kind), the order (and so the conversion), the data. The version
     /// and the token are the store's to change, with its own index.
-    pub fn apply_to(&self, session: &mut Session) {
+    pub fn apply_to(&self, session: &mut SessionRecord) {
         if let Some(customer) = &self.customer_id {
             session.kind = crate::session::SessionKind::Customer;
             session.customer_id = Some(customer.clone());
@@ -99,7 +99,7 @@ impl Update {
 
 /// Applies data changes to a session, in order. The data is copied only if
 /// there is a change (it is shared with the stored session until then).
-pub fn apply_data(session: &mut Session, ops: &[DataOp]) {
+pub fn apply_data(session: &mut SessionRecord, ops: &[DataOp]) {
     if ops.is_empty() {
         return;
     }
@@ -143,7 +143,7 @@ pub struct Realtime {
 pub trait HotStore: Send + Sync + 'static {
     /// Stores a session under the hash of its token. Replaces a session of the
     /// same id (the read-through re-caches this way).
-    async fn insert(&self, session: &Session, token: &TokenHash, policy: &Policy) -> Result<()>;
+    async fn insert(&self, session: &SessionRecord, token: &TokenHash, policy: &Policy) -> Result<()>;
 
     /// The hot path, in one atomic step: finds the session of `token`, checks
     /// idle and absolute expiry (an expired session is dropped and reported
@@ -152,23 +152,23 @@ pub trait HotStore: Send + Sync + 'static {
     async fn resume(&self, token: &TokenHash, touch: &Touch) -> Result<Lookup>;
 
     /// The live session `id`, untouched.
-    async fn get(&self, id: &SessionId) -> Result<Option<Session>>;
+    async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
 
     /// Applies `update` atomically and bumps the version; `None` if the session
     /// is not live. Data changes touch only their keys: a parallel writer's
     /// other keys survive.
-    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>>;
+    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<SessionRecord>>;
 
     /// Runs `f` on the value of `key` and stores its result, atomically;
     /// returns the session after the change, or `None` if it is not live.
     /// A refusal by `f` is [`crate::Error::InvalidData`] and changes nothing.
-    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>>;
+    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<SessionRecord>>;
 
     /// Removes the session and every token of it; returns it if it was live.
-    async fn remove(&self, id: &SessionId) -> Result<Option<Session>>;
+    async fn remove(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
 
     /// The live sessions of a customer.
-    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>>;
+    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<SessionRecord>>;
 
     /// Counts of what was seen since `since`.
     async fn realtime(&self, since: Timestamp) -> Result<Realtime>;
@@ -209,7 +209,7 @@ pub enum Record {
     /// an ended session stays ended.
     Snapshot {
         /// The session.
-        session: Session,
+        session: SessionRecord,
         /// Its current token's hash when it is new (creation, login); `None`
         /// keeps the one stored.
         token: Option<TokenHash>,
@@ -289,24 +289,24 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// The session whose current token is `token`, if it has not ended.
     /// (Expiry is the caller's to judge.)
-    async fn session_by_token(&self, token: &TokenHash) -> Result<Option<Session>>;
+    async fn session_by_token(&self, token: &TokenHash) -> Result<Option<SessionRecord>>;
 
     /// The session `id`, live or ended.
-    async fn session(&self, id: &SessionId) -> Result<Option<Session>>;
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
 
     /// The session `id` with its current token's hash, if it has not ended
     /// (expiry is the caller's to judge): what a hot tier needs to take over
     /// a session it does not hold.
-    async fn open_session(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>>;
+    async fn open_session(&self, id: &SessionId) -> Result<Option<(SessionRecord, TokenHash)>>;
 
     /// Sessions matching `query`, newest first.
-    async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>>;
+    async fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>>;
 
     /// The events of a session, oldest first.
     async fn events(&self, id: &SessionId) -> Result<Vec<Event>>;
 
     /// A customer's sessions that have not ended and were seen since `since`.
-    async fn customer_sessions(&self, customer_id: &str, since: Timestamp) -> Result<Vec<Session>>;
+    async fn customer_sessions(&self, customer_id: &str, since: Timestamp) -> Result<Vec<SessionRecord>>;
 
     /// Ends the sessions that expired by `now` (idle timeout or lifetime):
     /// `ended_at` is the moment each expired. Returns how many.

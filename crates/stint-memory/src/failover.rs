@@ -51,7 +51,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
-use stint_core::{ColdStore, Error, HotStore, Policy, Result, Session, SessionId, Timestamp, TokenHash};
+use stint_core::{
+    ColdStore, Error, HotStore, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash,
+};
 
 use crate::MemoryStore;
 
@@ -65,7 +67,7 @@ struct Fingerprint {
 }
 
 impl Fingerprint {
-    fn of(s: &Session, token: &TokenHash) -> Self {
+    fn of(s: &SessionRecord, token: &TokenHash) -> Self {
         Self {
             version: s.version,
             page_views: s.page_views,
@@ -241,7 +243,7 @@ impl<P: HotStore> Failover<P> {
             }
             self.removed.lock().remove(id);
         }
-        let changed: Vec<(Session, TokenHash)> = self
+        let changed: Vec<(SessionRecord, TokenHash)> = self
             .local
             .drain()
             .into_iter()
@@ -274,7 +276,7 @@ impl<P: HotStore> Failover<P> {
     /// Inserts sessions into the primary, 64 at a time. If it fails, the ones
     /// not inserted are put back in the local tier (unless a request read
     /// one back meanwhile: that copy is newer) and the result is false.
-    async fn insert_shared(&self, sessions: Vec<(Session, TokenHash)>) -> bool {
+    async fn insert_shared(&self, sessions: Vec<(SessionRecord, TokenHash)>) -> bool {
         futures_util::stream::iter(sessions)
             .map(|(session, token)| async move {
                 if self.shared.insert(&session, &token, &self.policy).await.is_ok() {
@@ -292,7 +294,7 @@ impl<P: HotStore> Failover<P> {
 
     /// A removal while degraded: the session may also be in the primary, where
     /// its token would work again once the primary is back.
-    async fn remove_locally(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn remove_locally(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         self.removed.lock().insert(*id);
         self.local.remove(id).await
     }
@@ -300,7 +302,7 @@ impl<P: HotStore> Failover<P> {
 
 #[async_trait]
 impl<P: HotStore> HotStore for Failover<P> {
-    async fn insert(&self, session: &Session, token: &TokenHash, policy: &Policy) -> Result<()> {
+    async fn insert(&self, session: &SessionRecord, token: &TokenHash, policy: &Policy) -> Result<()> {
         tiered!(self, s => s.insert(session, token, policy))
     }
 
@@ -308,23 +310,23 @@ impl<P: HotStore> HotStore for Failover<P> {
         tiered!(self, s => s.resume(token, touch))
     }
 
-    async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         tiered!(self, s => s.get(id))
     }
 
-    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
+    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<SessionRecord>> {
         tiered!(self, s => s.update(id, update))
     }
 
-    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
+    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<SessionRecord>> {
         tiered!(self, s => s.modify(id, key, f))
     }
 
-    async fn remove(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn remove(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         tiered!(self, s => s.remove(id), local => self.remove_locally(id))
     }
 
-    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>> {
+    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<SessionRecord>> {
         tiered!(self, s => s.customer_sessions(customer_id))
     }
 

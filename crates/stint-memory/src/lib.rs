@@ -13,14 +13,14 @@
 //! ```
 //! use std::sync::Arc;
 //! use stint_core::store::{HotStore, Lookup, Touch};
-//! use stint_core::{Attributes, Policy, Session, Timestamp, Token, VisitorId};
+//! use stint_core::{Attributes, Policy, SessionRecord, Timestamp, Token, VisitorId};
 //! use stint_memory::MemoryStore;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let store = MemoryStore::new();
 //! let policy = Policy::default();
 //! let now = Timestamp(1_795_000_000_000);
-//! let session = Session::new(VisitorId::new(), Attributes::default(), now);
+//! let session = SessionRecord::new(VisitorId::new(), Attributes::default(), now);
 //! let token = Token::generate();
 //! store.insert(&session, &token.hash(), &policy).await.unwrap();
 //!
@@ -52,7 +52,7 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use stint_core::store::{HotStore, Lookup, Modify, Realtime, Touch, Update};
-use stint_core::{Clock, Error, Policy, Result, Session, SessionId, Timestamp, TokenHash};
+use stint_core::{Clock, Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
 
 /// The in-process hot store.
 #[derive(Debug, Default)]
@@ -71,7 +71,7 @@ struct Slot {
 
 #[derive(Debug)]
 struct Entry {
-    session: Session,
+    session: SessionRecord,
     /// The current token. A token replaced at login is not kept here: its
     /// slot finds this entry until its grace window ends, and finds nothing
     /// once the entry is removed; the sweeper drops it after the window.
@@ -124,7 +124,7 @@ impl MemoryStore {
     }
 
     /// A copy of every session, with its current token; the store keeps them.
-    pub fn sessions(&self) -> Vec<(Session, TokenHash)> {
+    pub fn sessions(&self) -> Vec<(SessionRecord, TokenHash)> {
         self.sessions
             .iter()
             .filter_map(|item| {
@@ -136,7 +136,7 @@ impl MemoryStore {
 
     /// Takes every session out of the store, with its current token: how a
     /// local tier hands what it served during an outage back to the shared store.
-    pub fn drain(&self) -> Vec<(Session, TokenHash)> {
+    pub fn drain(&self) -> Vec<(SessionRecord, TokenHash)> {
         let ids: Vec<SessionId> = self.sessions.iter().map(|e| *e.key()).collect();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -153,7 +153,7 @@ impl MemoryStore {
     }
 
     /// Removes a session, its tokens and its index entries.
-    fn drop_session(&self, id: &SessionId) -> Option<Session> {
+    fn drop_session(&self, id: &SessionId) -> Option<SessionRecord> {
         let (_, entry) = self.sessions.remove(id)?;
         let mut e = entry.lock();
         if e.removed {
@@ -177,7 +177,7 @@ impl MemoryStore {
 
 #[async_trait]
 impl HotStore for MemoryStore {
-    async fn insert(&self, session: &Session, token: &TokenHash, policy: &Policy) -> Result<()> {
+    async fn insert(&self, session: &SessionRecord, token: &TokenHash, policy: &Policy) -> Result<()> {
         if self.sessions.contains_key(&session.id) {
             self.drop_session(&session.id);
         }
@@ -234,14 +234,14 @@ impl HotStore for MemoryStore {
         })
     }
 
-    async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         Ok(self.entry(id).and_then(|entry| {
             let e = entry.lock();
             (!e.removed).then(|| e.session.clone())
         }))
     }
 
-    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
+    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<SessionRecord>> {
         let Some(entry) = self.entry(id) else {
             return Ok(None);
         };
@@ -277,7 +277,7 @@ impl HotStore for MemoryStore {
         Ok(Some(e.session.clone()))
     }
 
-    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
+    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<SessionRecord>> {
         let Some(entry) = self.entry(id) else {
             return Ok(None);
         };
@@ -291,11 +291,11 @@ impl HotStore for MemoryStore {
         Ok(Some(e.session.clone()))
     }
 
-    async fn remove(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn remove(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         Ok(self.drop_session(id))
     }
 
-    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>> {
+    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<SessionRecord>> {
         let ids: Vec<SessionId> = match self.customers.get(customer_id) {
             Some(ids) => ids.iter().copied().collect(),
             None => return Ok(Vec::new()),
@@ -351,7 +351,7 @@ mod tests {
         let policy = Policy::default();
         let now = Timestamp(0);
         for _ in 0..10 {
-            let s = Session::new(VisitorId::new(), Attributes::default(), now);
+            let s = SessionRecord::new(VisitorId::new(), Attributes::default(), now);
             store
                 .insert(&s, &Token::generate().hash(), &policy)
                 .await
@@ -367,7 +367,7 @@ mod tests {
     async fn a_replaced_token_of_a_removed_session_goes_with_its_grace_window() {
         let store = MemoryStore::new();
         let policy = Policy::default();
-        let s = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        let s = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(0));
         let (old, new) = (Token::generate().hash(), Token::generate().hash());
         store.insert(&s, &old, &policy).await.unwrap();
         let login = Update {
@@ -397,7 +397,7 @@ mod tests {
         let policy = Policy::default();
         let mut inserted = Vec::new();
         for _ in 0..5 {
-            let s = Session::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+            let s = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(0));
             let t = Token::generate().hash();
             store.insert(&s, &t, &policy).await.unwrap();
             inserted.push((s, t));

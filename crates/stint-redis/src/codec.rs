@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use stint_core::{
-    Attributes, Error, Result, Session, SessionId, SessionKind, Timestamp, TokenHash, VisitorId,
+    Attributes, Error, Result, SessionId, SessionKind, SessionRecord, Timestamp, TokenHash, VisitorId,
 };
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ const FORMAT: u8 = 1;
 const MARK: usize = 67;
 
 /// Encodes `session`, whose current token is `token`.
-pub(crate) fn encode(session: &Session, token: &TokenHash) -> Result<Vec<u8>> {
+pub(crate) fn encode(session: &SessionRecord, token: &TokenHash) -> Result<Vec<u8>> {
     let customer = session.customer_id.as_deref().unwrap_or("");
     let mark_len = u16::try_from(32 + customer.len())
         .map_err(|_| Error::InvalidData("customer id too long".to_owned()))?;
@@ -58,7 +58,7 @@ fn counter(n: u64) -> i64 {
 }
 
 /// A decoded record: the session, and the hash of its current token.
-pub(crate) fn decode(rec: &[u8]) -> Result<(Session, TokenHash)> {
+pub(crate) fn decode(rec: &[u8]) -> Result<(SessionRecord, TokenHash)> {
     let corrupt = |message: &str| Error::Corrupt {
         what: "session record",
         message: message.to_owned(),
@@ -87,7 +87,7 @@ pub(crate) fn decode(rec: &[u8]) -> Result<(Session, TokenHash)> {
     type Body = (Option<String>, bool, Attributes, Map<String, Value>);
     let (order_id, converted, attributes, data): Body =
         rmp_serde::from_slice(&rec[body_at..]).map_err(|e| corrupt(&e.to_string()))?;
-    let session = Session {
+    let session = SessionRecord {
         id: SessionId::from_uuid(uuid(MARK)),
         visitor_id: VisitorId::from_uuid(uuid(MARK + 16)),
         kind: if customer.is_empty() {
@@ -121,8 +121,8 @@ mod tests {
     use serde_json::json;
     use stint_core::Token;
 
-    fn sample() -> Session {
-        let mut s = Session::new(
+    fn sample() -> SessionRecord {
+        let mut s = SessionRecord::new(
             VisitorId::new(),
             Attributes {
                 device: Some("desktop".into()),
@@ -149,7 +149,7 @@ mod tests {
         let t = Token::generate().hash();
         let rec = encode(&s, &t).unwrap();
         assert_eq!(decode(&rec).unwrap(), (s.clone(), t));
-        let anonymous = Session::new(VisitorId::new(), Attributes::default(), Timestamp(5));
+        let anonymous = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(5));
         let rec = encode(&anonymous, &t).unwrap();
         assert_eq!(decode(&rec).unwrap().0, anonymous);
     }

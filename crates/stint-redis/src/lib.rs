@@ -52,7 +52,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, FromRedisValue, ServerErrorKind, Value};
 use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
-use stint_core::{Error, HotStore, Policy, Result, Session, SessionId, TokenHash};
+use stint_core::{Error, HotStore, Policy, Result, SessionId, SessionRecord, TokenHash};
 use tokio::sync::OnceCell;
 
 /// How a [`RedisStore`] names and bounds things.
@@ -282,7 +282,7 @@ impl RedisStore {
         stint_core::duration_millis(d).to_string().into_bytes()
     }
 
-    async fn read(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
+    async fn read(&self, id: &SessionId) -> Result<Option<(SessionRecord, TokenHash)>> {
         let rec: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(self.session_key(id))).await?;
         rec.as_deref().map(codec::decode).transpose()
     }
@@ -291,8 +291,8 @@ impl RedisStore {
     /// changed meanwhile; `Ok(None)` asks the caller to read again.
     async fn write_if_unchanged(
         &self,
-        read: &Session,
-        next: &mut Session,
+        read: &SessionRecord,
+        next: &mut SessionRecord,
         token: &TokenHash,
         rotate: Option<(TokenHash, stint_core::Timestamp)>,
     ) -> Result<Option<bool>> {
@@ -334,8 +334,8 @@ impl RedisStore {
     async fn change(
         &self,
         id: &SessionId,
-        mut apply: impl FnMut(&mut Session) -> Result<Option<(TokenHash, stint_core::Timestamp)>>,
-    ) -> Result<Option<Session>> {
+        mut apply: impl FnMut(&mut SessionRecord) -> Result<Option<(TokenHash, stint_core::Timestamp)>>,
+    ) -> Result<Option<SessionRecord>> {
         loop {
             let Some((read, token)) = self.read(id).await? else {
                 return Ok(None);
@@ -401,7 +401,7 @@ impl RedisStore {
 
 #[async_trait]
 impl HotStore for RedisStore {
-    async fn insert(&self, session: &Session, token: &TokenHash, policy: &Policy) -> Result<()> {
+    async fn insert(&self, session: &SessionRecord, token: &TokenHash, policy: &Policy) -> Result<()> {
         if token.shard() != session.id.shard() {
             return Err(Error::InvalidData(
                 "a session and its token must share a shard".to_owned(),
@@ -462,11 +462,11 @@ impl HotStore for RedisStore {
         })
     }
 
-    async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         Ok(self.read(id).await?.map(|(s, _)| s))
     }
 
-    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
+    async fn update(&self, id: &SessionId, update: &Update) -> Result<Option<SessionRecord>> {
         if let Some((t, _)) = &update.new_token
             && t.shard() != id.shard()
         {
@@ -491,7 +491,7 @@ impl HotStore for RedisStore {
         Ok(session)
     }
 
-    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
+    async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<SessionRecord>> {
         self.change(id, |s| {
             let value = f(s.data.get(key)).map_err(Error::InvalidData)?;
             Arc::make_mut(&mut s.data).insert(key.to_owned(), value);
@@ -500,7 +500,7 @@ impl HotStore for RedisStore {
         .await
     }
 
-    async fn remove(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn remove(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let rec: Option<Vec<u8>> = self
             .eval(&self.remove, &self.session_key(id), &[&self.base(id.shard())])
             .await?;
@@ -514,7 +514,7 @@ impl HotStore for RedisStore {
         Ok(Some(session))
     }
 
-    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>> {
+    async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<SessionRecord>> {
         let key = self.customer_key(customer_id);
         let members: Vec<Vec<u8>> = self.run(redis::cmd("SMEMBERS").arg(&key)).await?;
         let ids: Vec<SessionId> = members

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use stint_core::store::{Lookup, Touch};
-use stint_core::{Attributes, Error, HotStore, Policy, Session, SessionId, Timestamp, Token, VisitorId};
+use stint_core::{
+    Attributes, Error, HotStore, Policy, SessionId, SessionRecord, Timestamp, Token, VisitorId,
+};
 use stint_redis::{RedisOptions, RedisStore};
 
 fn url(var: &str) -> String {
@@ -44,9 +46,9 @@ mod cluster {
     stint_conformance::hot_store_suite!(super::cluster());
 }
 
-fn new_session() -> (Session, stint_core::TokenHash) {
+fn new_session() -> (SessionRecord, stint_core::TokenHash) {
     let t = Token::generate().hash();
-    let mut s = Session::new(
+    let mut s = SessionRecord::new(
         VisitorId::new(),
         Attributes::default(),
         Timestamp(1_795_000_000_000),
@@ -87,7 +89,7 @@ async fn no_key_or_value_holds_a_token() {
     let prefix = o.prefix.clone();
     let store = RedisStore::open(&url("STINT_TEST_REDIS_URL"), o).unwrap();
     let token = Token::generate();
-    let mut s = Session::new(
+    let mut s = SessionRecord::new(
         VisitorId::new(),
         Attributes::default(),
         Timestamp(1_795_000_000_000),
@@ -184,7 +186,7 @@ fn bad_configuration_is_refused() {
 
 /// The session's activity mark (its score in the shard's real-time set) and
 /// the time to live of its record, in real milliseconds.
-async fn mark_and_ttl(prefix: &str, s: &Session) -> (i64, i64) {
+async fn mark_and_ttl(prefix: &str, s: &SessionRecord) -> (i64, i64) {
     let client = redis::Client::open(url("STINT_TEST_REDIS_URL")).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let base = format!("{prefix}{{{:02x}}}", s.id.shard());
@@ -203,7 +205,7 @@ async fn mark_and_ttl(prefix: &str, s: &Session) -> (i64, i64) {
     (marks[0].1, ttl)
 }
 
-fn at(s: &Session, secs: u64) -> Touch {
+fn at(s: &SessionRecord, secs: u64) -> Touch {
     Touch {
         now: s.started_at.plus_secs(secs),
         page_view: true,

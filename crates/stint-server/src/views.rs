@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use stint_core::{Event, Session, SessionId, Timestamp, VisitorId};
+use stint_core::{Event, SessionId, SessionRecord, Timestamp, VisitorId};
 
 use crate::catalogue;
 use crate::shop::{Customer, Order};
@@ -34,7 +34,7 @@ impl From<&Customer> for CustomerView {
 #[derive(Debug, Serialize)]
 pub struct LoggedIn {
     pub customer: CustomerView,
-    pub session: Session,
+    pub session: SessionRecord,
 }
 
 /// `POST /api/storefront/auth/logout`.
@@ -93,7 +93,7 @@ pub struct DeviceSession {
 }
 
 impl DeviceSession {
-    pub fn of(s: &Session, current: SessionId) -> Self {
+    pub fn of(s: &SessionRecord, current: SessionId) -> Self {
         let a = &*s.attributes;
         let text = |t: &Option<std::sync::Arc<str>>| t.as_deref().map(str::to_owned);
         Self {
@@ -126,7 +126,7 @@ pub struct Erased {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionPage {
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<SessionRecord>,
     pub next_cursor: Option<String>,
 }
 
@@ -151,7 +151,7 @@ pub struct SessionRevoked {
 #[serde(rename_all = "camelCase")]
 pub struct CustomerSessions {
     pub customer_id: String,
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<SessionRecord>,
 }
 
 /// All of a customer's sessions revoked, for the admin.
@@ -167,7 +167,7 @@ pub struct CustomerRevoked {
 #[serde(rename_all = "camelCase")]
 pub struct VisitorHistory {
     pub visitor_id: VisitorId,
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<SessionRecord>,
     pub orders: Vec<OrderView>,
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use stint_core::event::Event;
 use stint_core::store::{EndReason, Record};
-use stint_core::{Session, SessionId, Timestamp, TokenHash};
+use stint_core::{SessionId, SessionRecord, Timestamp, TokenHash};
 
 /// Activity per session in a batch: the latest time and the highest count.
 pub(crate) type Activity = HashMap<SessionId, (Timestamp, u64)>;
@@ -13,7 +13,7 @@ pub(crate) type Activity = HashMap<SessionId, (Timestamp, u64)>;
 /// of them carried), every event, one activity update per session, every end.
 #[derive(Default)]
 pub(crate) struct Folded<'a> {
-    pub(crate) snapshots: HashMap<SessionId, (&'a Session, Option<TokenHash>)>,
+    pub(crate) snapshots: HashMap<SessionId, (&'a SessionRecord, Option<TokenHash>)>,
     pub(crate) events: Vec<&'a Event>,
     pub(crate) activity: Activity,
     pub(crate) ends: Vec<(SessionId, Timestamp, EndReason)>,

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use stint_core::store::{EndReason, Record};
 use stint_core::{
-    Attributes, Error, Event, Result, Session, SessionId, SessionKind, Timestamp, TokenHash, VisitorId,
+    Attributes, Error, Event, Result, SessionId, SessionKind, SessionRecord, Timestamp, TokenHash, VisitorId,
 };
 use uuid::Uuid;
 
@@ -383,7 +383,7 @@ impl From<Entry> for Record {
     fn from(e: Entry) -> Self {
         match e {
             Entry::Snapshot(s, token) => Record::Snapshot {
-                session: Session {
+                session: SessionRecord {
                     id: SessionId::from_uuid(Uuid::from_bytes(s.id)),
                     visitor_id: VisitorId::from_uuid(Uuid::from_bytes(s.visitor)),
                     kind: if s.customer.is_some() {
@@ -429,7 +429,7 @@ mod tests {
     use stint_core::Token;
 
     fn records() -> Vec<Record> {
-        let mut s = Session::new(
+        let mut s = SessionRecord::new(
             VisitorId::new(),
             Attributes {
                 device: Some("mobile".into()),

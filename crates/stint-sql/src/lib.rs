@@ -11,14 +11,14 @@
 //! use std::sync::Arc;
 //! use stint_core::event::{Event, kinds};
 //! use stint_core::store::{HistoryStore, Record, Sink};
-//! use stint_core::{Attributes, Session, Timestamp, VisitorId};
+//! use stint_core::{Attributes, SessionRecord, Timestamp, VisitorId};
 //! use stint_sql::{SqlStore, Writer, WriterConfig};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
 //! let (writer, task) = Writer::spawn(store.clone(), WriterConfig::default());
 //!
-//! let session = Session::new(VisitorId::new(), Attributes::default(), Timestamp(1_795_000_000_000));
+//! let session = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(1_795_000_000_000));
 //! writer.send(Record::Snapshot { session: session.clone(), token: None }).await.unwrap();
 //! let start = Event::new(session.id, session.visitor_id, kinds::SESSION_START, session.started_at);
 //! writer.send(Record::Event(start)).await.unwrap();

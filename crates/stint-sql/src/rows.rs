@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use stint_core::analytics::{DayRow, EventFact, Figures, SessionFacts};
 use stint_core::event::Event;
-use stint_core::{Attributes, Error, Result, Session, SessionKind, Timestamp};
+use stint_core::{Attributes, Error, Result, SessionKind, SessionRecord, Timestamp};
 
 /// The column reads the decoders need, over any backend's row.
 pub(crate) trait RowExt {
@@ -69,11 +69,11 @@ fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-pub(crate) fn session(row: &impl RowExt) -> Result<Session> {
+pub(crate) fn session(row: &impl RowExt) -> Result<SessionRecord> {
     let kind = row.text("kind")?;
     let data: Map<String, Value> =
         serde_json::from_str(&row.text("data")?).map_err(|e| corrupt("session data", e))?;
-    Ok(Session {
+    Ok(SessionRecord {
         id: row.text("id")?.parse().map_err(|e| corrupt("session id", e))?,
         visitor_id: row
             .text("visitor_id")?

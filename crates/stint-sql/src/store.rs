@@ -19,7 +19,7 @@ use sqlx::{Connection, QueryBuilder, SqliteConnection};
 use stint_core::analytics::{DayRow, EventFact, SessionFacts};
 use stint_core::event::Event;
 use stint_core::store::{AnalyticsStore, ColdStats, HistoryStore, PrivacyStore, Record, SessionQuery};
-use stint_core::{Error, Policy, Result, Session, SessionId, Timestamp, TokenHash};
+use stint_core::{Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
 
 use crate::batch::Folded;
 use crate::rows::{self, RowExt, corrupt, session_columns};
@@ -322,7 +322,7 @@ impl SqlStore {
     async fn write_batch(&self, f: &Folded<'_>) -> Result<()> {
         on_pool!(writes self, |p, d| {
             let mut tx = p.begin().await.map_err(cold)?;
-            let snapshots: Vec<&(&Session, Option<TokenHash>)> = f.snapshots.values().collect();
+            let snapshots: Vec<&(&SessionRecord, Option<TokenHash>)> = f.snapshots.values().collect();
             for chunk in snapshots.chunks(ROWS_PER_STATEMENT) {
                 let mut data = Vec::with_capacity(chunk.len());
                 for (s, _) in chunk {
@@ -414,7 +414,7 @@ impl HistoryStore for SqlStore {
         self.write_batch(&Folded::new(batch)).await
     }
 
-    async fn session_by_token(&self, token: &TokenHash) -> Result<Option<Session>> {
+    async fn session_by_token(&self, token: &TokenHash) -> Result<Option<SessionRecord>> {
         const SQL: &str = concat!(
             "SELECT ",
             session_columns!(),
@@ -430,7 +430,7 @@ impl HistoryStore for SqlStore {
         })
     }
 
-    async fn session(&self, id: &SessionId) -> Result<Option<Session>> {
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         const SQL: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
         on_pool!(self, |p, d| {
             let row = sqlx::query(SQL)
@@ -442,7 +442,7 @@ impl HistoryStore for SqlStore {
         })
     }
 
-    async fn open_session(&self, id: &SessionId) -> Result<Option<(Session, TokenHash)>> {
+    async fn open_session(&self, id: &SessionId) -> Result<Option<(SessionRecord, TokenHash)>> {
         const SQL: &str = concat!(
             "SELECT ",
             session_columns!(),
@@ -465,7 +465,7 @@ impl HistoryStore for SqlStore {
         })
     }
 
-    async fn sessions(&self, q: &SessionQuery) -> Result<Vec<Session>> {
+    async fn sessions(&self, q: &SessionQuery) -> Result<Vec<SessionRecord>> {
         // Live means: not ended, not idle past the timeout, not past the
         // lifetime; judged by the caller's clock, not the database's.
         on_pool!(self, |p, d| {
@@ -498,7 +498,7 @@ impl HistoryStore for SqlStore {
         })
     }
 
-    async fn customer_sessions(&self, customer_id: &str, since: Timestamp) -> Result<Vec<Session>> {
+    async fn customer_sessions(&self, customer_id: &str, since: Timestamp) -> Result<Vec<SessionRecord>> {
         const SQL: &str = concat!(
             "SELECT ",
             session_columns!(),

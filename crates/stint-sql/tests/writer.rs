@@ -207,22 +207,22 @@ impl HistoryStore for Poisoned {
     async fn session_by_token(
         &self,
         token: &stint_core::TokenHash,
-    ) -> stint_core::Result<Option<stint_core::Session>> {
+    ) -> stint_core::Result<Option<stint_core::SessionRecord>> {
         self.0.session_by_token(token).await
     }
-    async fn session(&self, id: &SessionId) -> stint_core::Result<Option<stint_core::Session>> {
+    async fn session(&self, id: &SessionId) -> stint_core::Result<Option<stint_core::SessionRecord>> {
         self.0.session(id).await
     }
     async fn open_session(
         &self,
         id: &SessionId,
-    ) -> stint_core::Result<Option<(stint_core::Session, stint_core::TokenHash)>> {
+    ) -> stint_core::Result<Option<(stint_core::SessionRecord, stint_core::TokenHash)>> {
         self.0.open_session(id).await
     }
     async fn sessions(
         &self,
         query: &stint_core::store::SessionQuery,
-    ) -> stint_core::Result<Vec<stint_core::Session>> {
+    ) -> stint_core::Result<Vec<stint_core::SessionRecord>> {
         self.0.sessions(query).await
     }
     async fn events(&self, id: &SessionId) -> stint_core::Result<Vec<Event>> {
@@ -232,7 +232,7 @@ impl HistoryStore for Poisoned {
         &self,
         customer_id: &str,
         since: Timestamp,
-    ) -> stint_core::Result<Vec<stint_core::Session>> {
+    ) -> stint_core::Result<Vec<stint_core::SessionRecord>> {
         self.0.customer_sessions(customer_id, since).await
     }
     async fn close_expired(&self, now: Timestamp, policy: &stint_core::Policy) -> stint_core::Result<u64> {

@@ -72,7 +72,7 @@ pub use stint_axum::{
     AuthenticationRequired, CookieKeys, CustomerSession, KeyError, MissingSessionLayer, Session,
     SessionConfig, SessionError, SessionLayer,
 };
-pub use stint_core::{Engine, Event, Policy, SessionId, Timestamp, VisitorId};
+pub use stint_core::{Engine, Event, Policy, SessionId, SessionRecord, Timestamp, VisitorId};
 pub use stint_memory::{Failover, MemoryStore};
 pub use stint_redis::RedisStore;
 pub use stint_sql::{SqlStore, Writer, WriterConfig};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stint_core::{
-    Attributes, Error, HistoryStore, HotStore, Policy, Session, SessionId, Timestamp, Token, TokenHash,
+    Attributes, Error, HistoryStore, HotStore, Policy, SessionId, SessionRecord, Timestamp, Token, TokenHash,
     VisitorId,
 };
 use stint_memory::Failover;
@@ -43,9 +43,9 @@ async fn cold(dir: &std::path::Path, up: bool) -> Arc<SqlStore> {
     Arc::new(store)
 }
 
-fn session() -> (Session, TokenHash) {
+fn session() -> (SessionRecord, TokenHash) {
     let t = Token::generate().hash();
-    let mut s = Session::new(
+    let mut s = SessionRecord::new(
         VisitorId::new(),
         Attributes::default(),
         Timestamp(1_795_000_000_000),

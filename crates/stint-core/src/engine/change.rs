@@ -7,7 +7,7 @@ impl Engine {
     /// Signs `customer_id` in to the session: same session id, type
     /// `CUSTOMER`, a fresh token (returned). The old token finds the session
     /// as an anonymous one for the grace window, then nothing.
-    pub async fn login(&self, id: &SessionId, customer_id: &str) -> Result<(Session, Token)> {
+    pub async fn login(&self, id: &SessionId, customer_id: &str) -> Result<(SessionRecord, Token)> {
         let i = &*self.inner;
         let now = i.clock.now();
         let token = Token::generate_for(id);
@@ -36,7 +36,7 @@ impl Engine {
 
     /// Signs out: the session ends (its token stops working everywhere at
     /// once) and its history is kept. Returns the ended session, if it was live.
-    pub async fn logout(&self, id: &SessionId) -> Result<Option<Session>> {
+    pub async fn logout(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         self.end(id, EndReason::Logout).await
     }
 
@@ -46,7 +46,7 @@ impl Engine {
         Ok(self.end(id, EndReason::Revoked).await?.is_some())
     }
 
-    async fn end(&self, id: &SessionId, reason: EndReason) -> Result<Option<Session>> {
+    async fn end(&self, id: &SessionId, reason: EndReason) -> Result<Option<SessionRecord>> {
         let i = &*self.inner;
         let now = i.clock.now();
         let removed = i.hot.remove(id).await?;
@@ -82,7 +82,7 @@ impl Engine {
         id: &SessionId,
         order_id: &str,
         metadata: serde_json::Value,
-    ) -> Result<Session> {
+    ) -> Result<SessionRecord> {
         let update = Update {
             order_id: Some(order_id.to_owned()),
             ..Update::default()
@@ -95,7 +95,7 @@ impl Engine {
     }
 
     /// Saves data changes (key by key; other keys changed in parallel survive).
-    pub async fn save(&self, id: &SessionId, ops: Vec<DataOp>) -> Result<Option<Session>> {
+    pub async fn save(&self, id: &SessionId, ops: Vec<DataOp>) -> Result<Option<SessionRecord>> {
         let update = Update {
             data: ops,
             ..Update::default()
@@ -104,7 +104,7 @@ impl Engine {
     }
 
     /// Read-modify-write of one data key, atomic against parallel requests.
-    pub async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<Session>> {
+    pub async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<SessionRecord>> {
         let hot = &self.inner.hot;
         let session = self.read_through(id, || hot.modify(id, key, f)).await?;
         if let Some(s) = &session {
@@ -113,7 +113,7 @@ impl Engine {
         Ok(session)
     }
 
-    async fn apply(&self, id: &SessionId, update: &Update) -> Result<Option<Session>> {
+    async fn apply(&self, id: &SessionId, update: &Update) -> Result<Option<SessionRecord>> {
         let hot = &self.inner.hot;
         let session = self.read_through(id, || hot.update(id, update)).await?;
         if let Some(s) = &session {
@@ -129,10 +129,10 @@ impl Engine {
     /// again: a change by id is never lost for want of a cached copy. The
     /// by-token read-through of [`Engine::resume`] is the other half of the
     /// same rule.
-    async fn read_through<'a, F, Fut>(&self, id: &SessionId, op: F) -> Result<Option<Session>>
+    async fn read_through<'a, F, Fut>(&self, id: &SessionId, op: F) -> Result<Option<SessionRecord>>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<Option<Session>>> + 'a,
+        Fut: std::future::Future<Output = Result<Option<SessionRecord>>> + 'a,
     {
         if let Some(s) = op().await? {
             return Ok(Some(s));
@@ -152,7 +152,7 @@ impl Engine {
         }
     }
 
-    async fn snapshot(&self, session: &Session) -> Result<()> {
+    async fn snapshot(&self, session: &SessionRecord) -> Result<()> {
         self.inner
             .sink
             .send(Record::Snapshot {

@@ -5,7 +5,7 @@ use super::*;
 
 impl Engine {
     /// The session `id`: live from the hot store, else from history.
-    pub async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+    pub async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         if let Some(s) = self.inner.hot.get(id).await? {
             return Ok(Some(s));
         }
@@ -15,7 +15,7 @@ impl Engine {
 
     /// Sessions matching `query`, newest first, live ones as the hot store
     /// has them now. Sees every request answered before the call.
-    pub async fn list(&self, mut query: SessionQuery) -> Result<Vec<Session>> {
+    pub async fn list(&self, mut query: SessionQuery) -> Result<Vec<SessionRecord>> {
         self.inner.sink.flush().await?;
         query.now = self.now();
         query.policy = self.inner.policy;
@@ -38,10 +38,10 @@ impl Engine {
 
     /// A customer's live sessions, most recently seen first: those in the hot
     /// store, and those only the cold store still knows (after a restart).
-    pub async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<Session>> {
+    pub async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<SessionRecord>> {
         let i = &*self.inner;
         let now = i.clock.now();
-        let mut by_id: HashMap<SessionId, Session> = HashMap::new();
+        let mut by_id: HashMap<SessionId, SessionRecord> = HashMap::new();
         let since = now.minus(i.policy.idle_timeout);
         for s in i.cold.customer_sessions(customer_id, since).await? {
             if s.is_live(&i.policy, now) {
@@ -51,7 +51,7 @@ impl Engine {
         for s in i.hot.customer_sessions(customer_id).await? {
             by_id.insert(s.id, s);
         }
-        let mut out: Vec<Session> = by_id.into_values().collect();
+        let mut out: Vec<SessionRecord> = by_id.into_values().collect();
         out.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(b.id.cmp(&a.id)));
         Ok(out)
     }

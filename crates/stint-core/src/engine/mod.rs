@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, kinds};
 use crate::id::{SessionId, VisitorId};
 use crate::policy::Policy;
-use crate::session::{Attributes, Session};
+use crate::session::{Attributes, SessionRecord};
 use crate::store::{
     ColdStore, DataOp, EndReason, HotStore, Lookup, Modify, Realtime, Record, SessionQuery, Sink, Touch,
     Update,
@@ -63,7 +63,7 @@ impl<'a> Hit<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resumed {
     /// The session, this request counted.
-    pub session: Session,
+    pub session: SessionRecord,
     /// The token was replaced at a login moments ago: the session is shown as
     /// anonymous and the new token must not be handed out.
     pub superseded: bool,

@@ -6,7 +6,7 @@ use super::*;
 impl Engine {
     /// Every session of a visitor or a customer, oldest first, as stored now
     /// (live ones as the hot store has them), with their events.
-    pub async fn person(&self, who: &Person) -> Result<Vec<(Session, Vec<Event>)>> {
+    pub async fn person(&self, who: &Person) -> Result<Vec<(SessionRecord, Vec<Event>)>> {
         let mut out = Vec::new();
         for session in self.sessions_of(who).await? {
             let events = self.inner.cold.events(&session.id).await?;
@@ -29,7 +29,7 @@ impl Engine {
         self.inner.cold.erase(&ids).await
     }
 
-    async fn sessions_of(&self, who: &Person) -> Result<Vec<Session>> {
+    async fn sessions_of(&self, who: &Person) -> Result<Vec<SessionRecord>> {
         let mut all = Vec::new();
         let mut before = None;
         loop {

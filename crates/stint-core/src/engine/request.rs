@@ -56,7 +56,7 @@ impl Engine {
         visitor_id: VisitorId,
         attributes: Attributes,
         hit: Hit<'_>,
-    ) -> Result<(Session, Token)> {
+    ) -> Result<(SessionRecord, Token)> {
         let i = &*self.inner;
         let token = Token::generate();
         let hash = token.hash();
@@ -87,8 +87,8 @@ impl Engine {
 
     /// A session that is stored nowhere and counted nowhere: what a bot, or a
     /// client over its creation limit, gets.
-    pub fn ephemeral(&self, visitor_id: VisitorId, attributes: Attributes, page_view: bool) -> Session {
-        let mut session = Session::new(visitor_id, attributes, self.now());
+    pub fn ephemeral(&self, visitor_id: VisitorId, attributes: Attributes, page_view: bool) -> SessionRecord {
+        let mut session = SessionRecord::new(visitor_id, attributes, self.now());
         session.page_views = u64::from(page_view);
         session
     }
@@ -96,7 +96,7 @@ impl Engine {
     /// Stores a session that was handed out without being stored (see
     /// [`Engine::ephemeral`]) and returns its token: a bot or a client over its
     /// creation limit that signs in or orders is worth keeping.
-    pub async fn adopt(&self, session: &Session) -> Result<Token> {
+    pub async fn adopt(&self, session: &SessionRecord) -> Result<Token> {
         let i = &*self.inner;
         let token = Token::generate_for(&session.id);
         i.hot.insert(session, &token.hash(), &i.policy).await?;

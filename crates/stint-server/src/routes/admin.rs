@@ -146,7 +146,7 @@ async fn list_sessions(
 async fn get_session(
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Reply<stint_core::Session>> {
+) -> ApiResult<Reply<stint_core::SessionRecord>> {
     let id = session_id(&id)?;
     app.engine
         .get(&id)

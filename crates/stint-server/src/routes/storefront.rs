@@ -45,7 +45,7 @@ async fn product(Path(id): Path<String>) -> ApiResult<Reply<ProductView>> {
         .ok_or_else(|| ApiError::NotFound(format!("Product not found: {}", clip(&id))))
 }
 
-async fn session(session: Session) -> Reply<stint_core::Session> {
+async fn session(session: Session) -> Reply<stint_core::SessionRecord> {
     ok(session.record())
 }
 

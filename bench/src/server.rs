@@ -4,7 +4,6 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -13,11 +12,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use bytes::Bytes;
 use clap::ValueEnum;
-use stint_axum::{CookieKeys, SessionConfig, SessionLayer};
-use stint_core::{Engine, HotStore, Policy, SystemClock};
-use stint_memory::MemoryStore;
-use stint_redis::{RedisOptions, RedisStore};
-use stint_sql::{SqlStore, Writer, WriterConfig};
+use stint::Stint;
 
 /// A server under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -129,51 +124,43 @@ pub fn serve(contender: Contender) -> Result<()> {
     let rt = builder.enable_all().build()?;
     rt.block_on(async move {
         let dir = tempfile::tempdir()?;
-        let mut writer_task = None;
-        let mut redis_store: Option<Arc<RedisStore>> = None;
+        let mut stint = None;
         let app = match contender {
             Contender::Baseline => routes(),
             Contender::TowerSessionsMemory | Contender::TowerSessionsRedis => {
                 anyhow::bail!("the tower-sessions contenders are served by bench/tower-sessions")
             }
             Contender::StintMemory | Contender::StintRedis => {
-                let cold = Arc::new(SqlStore::open(&dir.path().join("bench.db")).await?);
-                // As `stint serve` runs it: every record journaled before it is queued.
-                let (writer, task, _) = Writer::spawn_journaled(
-                    cold.clone(),
-                    WriterConfig::default(),
-                    &dir.path().join("journal"),
-                )
-                .await?;
-                writer_task = Some(task);
-                let clock = Arc::new(SystemClock);
-                let hot: Arc<dyn HotStore> = if contender == Contender::StintRedis {
-                    let url = std::env::var("STINT_BENCH_REDIS_URL").context("STINT_BENCH_REDIS_URL")?;
-                    let redis = Arc::new(RedisStore::open(&url, RedisOptions::new(Policy::default()))?);
-                    redis_store = Some(redis.clone());
-                    redis
-                } else {
-                    let memory = Arc::new(MemoryStore::new());
-                    memory.spawn_sweeper(Duration::from_secs(30), clock.clone());
-                    memory
-                };
-                let engine = Engine::new(hot, cold, Arc::new(writer), clock, Policy::default());
-                let keys = CookieKeys::from_env_value("bench-secret-bench-secret-bench-secret")?;
-                let mut config = SessionConfig::new(keys);
-                config.create_limit_per_minute = 0;
-                routes().layer(SessionLayer::new(engine, config))
+                // Wired as `stint serve` wires it, through the same builder:
+                // every record journaled before it is queued; with Redis, the
+                // failover tier in front of it.
+                let mut builder = Stint::builder()
+                    .data_dir(dir.path())
+                    .cookie_secret("bench-secret-bench-secret-bench-secret")
+                    .configure_layer(|c| c.with_create_limit_per_minute(0));
+                if contender == Contender::StintRedis {
+                    builder = builder
+                        .redis_url(std::env::var("STINT_BENCH_REDIS_URL").context("STINT_BENCH_REDIS_URL")?);
+                }
+                let built = builder.build().await?;
+                let app = routes().layer(built.layer());
+                stint = Some(built);
+                app
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("listening {}", listener.local_addr()?);
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
-        if let Some(task) = writer_task {
-            task.shutdown().await;
-        }
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let Some(stint) = stint else {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await?;
+            return Ok(());
+        };
+        let redis_store = stint.failover().map(|f| f.primary().clone());
+        stint.serve_with_shutdown(listener, app, shutdown).await?;
         // Round trips as the client counted them (Redis's own statistics
         // also count the commands a script runs).
         if let (Some(redis), Some(path)) = (redis_store, std::env::var_os("STINT_BENCH_REPORT")) {

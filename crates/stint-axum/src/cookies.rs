@@ -63,6 +63,10 @@ pub struct Verified {
 
 impl CookieKeys {
     /// Keys from secrets, the signing one first.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError`] if no key is given or one is shorter than 32 bytes.
     pub fn new<I, S>(secrets: I) -> Result<Self, KeyError>
     where
         I: IntoIterator<Item = S>,
@@ -88,6 +92,10 @@ impl CookieKeys {
     }
 
     /// Keys from a `COOKIE_SECRET` value: comma-separated secrets.
+    ///
+    /// # Errors
+    ///
+    /// As [`CookieKeys::new`].
     pub fn from_env_value(value: &str) -> Result<Self, KeyError> {
         Self::new(value.split(',').map(str::trim).filter(|s| !s.is_empty()))
     }

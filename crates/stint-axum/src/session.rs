@@ -137,6 +137,10 @@ impl Session {
     }
 
     /// The value of `key`, as `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Data`] if the stored value is not a `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let value = self.state.lock().record.data.get(key).cloned();
         value
@@ -147,6 +151,11 @@ impl Session {
 
     /// Sets `key` (saved after the handler). Refused past the data limits
     /// (number of keys, size of a value).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Data`] if the value cannot be serialised, or breaks the data's
+    /// bounds (key length, number of keys, value size).
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
         let value = serde_json::to_value(value).map_err(|e| SessionError::Data(format!("{key}: {e}")))?;
         let mut st = self.state.lock();
@@ -169,6 +178,11 @@ impl Session {
     /// (parallel requests on the session each see the other's result), and
     /// returns the new value. `f` may run more than once and must be pure; an
     /// `Err` from it changes nothing and is returned as [`SessionError::Data`].
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Data`] if `f` refuses, the stored value is not a `T` or the new one
+    /// breaks the data's bounds; [`SessionError::Store`] if the store fails.
     pub async fn modify<T, F>(&self, key: &str, f: F) -> Result<T, SessionError>
     where
         T: Serialize + DeserializeOwned,
@@ -246,6 +260,11 @@ impl Session {
 
     /// Signs `customer_id` in: same session id, type `CUSTOMER`, and a fresh
     /// token in the response's cookie (the old one stops carrying rights).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] if the session cannot be stored or updated (a store is
+    /// unavailable, or the session ended meanwhile).
     pub async fn login(&self, customer_id: &str) -> Result<stint_core::SessionRecord, SessionError> {
         let id = self.ensure_stored().await?;
         self.flush().await?;
@@ -261,6 +280,10 @@ impl Session {
     /// the next request starts a new anonymous session. A pre-login token in
     /// its grace window carries no rights over the customer's session: it
     /// only loses its cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] if the end cannot be made durable.
     pub async fn logout(&self) -> Result<(), SessionError> {
         let (id, stored) = {
             let st = self.state.lock();
@@ -279,6 +302,10 @@ impl Session {
 
     /// Marks the session converted by `order_id`, recording
     /// `order_completed` with `metadata`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::login`].
     pub async fn convert(
         &self,
         order_id: &str,
@@ -312,6 +339,11 @@ impl Session {
     }
 
     /// Records an event (nothing unless [`Session::is_tracked`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] if the writer refuses the event (its queue stays full while
+    /// the durable store fails, or it has stopped).
     pub async fn track(&self, event: Event) -> Result<(), SessionError> {
         if self.is_tracked() {
             self.engine.track(event).await?;
@@ -320,6 +352,10 @@ impl Session {
     }
 
     /// Saves pending data changes now rather than after the handler.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] if the store fails; the changes are then lost.
     pub async fn flush(&self) -> Result<(), SessionError> {
         let (id, ops) = {
             let mut st = self.state.lock();

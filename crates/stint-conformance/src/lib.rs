@@ -1,6 +1,7 @@
 //! # stint-conformance
 //!
-//! One suite for every [`HotStore`] and one for every [`ColdStore`]: a store
+//! One suite for every [`HotStore`](stint_core::HotStore) and one for every
+//! [`ColdStore`](stint_core::ColdStore): a store
 //! crate calls [`hot_store_suite!`] or [`cold_store_suite!`] from a test file
 //! with an expression that builds a fresh, empty store, and gets one test per
 //! behaviour the engine relies on. A failover tier (a hot store in front of

@@ -142,6 +142,11 @@ impl RedisStore {
     /// A store over `urls`: one `redis://` URL for a single server, or a
     /// comma-separated list of the nodes of a Redis Cluster. Connects lazily:
     /// this fails only on a malformed URL or prefix, never because Redis is down.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidData`] for a malformed URL, no URL, or
+    /// a prefix with `{` or `}`. Redis being down is not an error here.
     pub fn open(urls: &str, options: RedisOptions) -> Result<Self> {
         if options.prefix.contains(['{', '}']) {
             return Err(Error::InvalidData(

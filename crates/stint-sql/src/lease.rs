@@ -9,6 +9,11 @@ use crate::store::{SqlStore, on_pool};
 impl SqlStore {
     /// Takes or renews the lease `name` for `holder` until `until`; `false` if
     /// another holder has it and it has not lapsed at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](stint_core::Error::Unavailable) when the database does not
+    /// answer.
     pub async fn acquire_lease(
         &self,
         name: &str,
@@ -33,6 +38,11 @@ impl SqlStore {
     }
 
     /// Gives the lease up (at shutdown), so another instance takes it at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](stint_core::Error::Unavailable) when the database does not
+    /// answer; the lease then lapses by itself.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
         const SQL: &str = "UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2";
         on_pool!(self, |p, d| {

@@ -88,6 +88,10 @@ fn hex(s: &str) -> Vec<u8> {
 
 /// Applies the pending SQLite migrations. A migration that fails is rolled
 /// back and stops here with its version named.
+///
+/// # Errors
+///
+/// [`StoreError::Migrate`] naming the migration that failed; it is rolled back.
 pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     migrator(SQLITE, INITIAL_CHECKSUM_SQLITE)
         .run(conn)
@@ -98,6 +102,10 @@ pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
 /// Applies the pending PostgreSQL migrations, under the migrator's advisory
 /// lock (several instances may start at once). A migration that fails is
 /// rolled back and stops here with its version named.
+///
+/// # Errors
+///
+/// As [`sqlite`].
 pub async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
     migrator(POSTGRES, INITIAL_CHECKSUM_POSTGRES)
         .run(pool)

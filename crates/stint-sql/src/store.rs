@@ -206,6 +206,13 @@ impl SqlStore {
     /// Opens the store at `url` and applies the pending migrations:
     /// `sqlite://PATH` (created if missing), `sqlite::memory:`, or
     /// `postgres://…` / `postgresql://…`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Config`] for a URL that is neither SQLite nor PostgreSQL or is
+    /// malformed; [`StoreError::Connect`] when the database cannot be reached (the message
+    /// says why: refused, unknown database, authentication); [`StoreError::Migrate`] when a
+    /// migration fails.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Self::connect_postgres(url).await
@@ -219,6 +226,10 @@ impl SqlStore {
     }
 
     /// Opens (creating if needed) the SQLite database file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlStore::connect`].
     pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
         Self::connect(&format!("sqlite://{}", path.display())).await
     }

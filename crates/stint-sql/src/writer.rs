@@ -110,6 +110,12 @@ impl Writer {
     /// Starts the writer with a journal under `root` (a directory of its
     /// own; several processes may share it). First writes the journals of
     /// processes that died, and returns how many of their records it wrote.
+    ///
+    /// # Errors
+    ///
+    /// When the journal's directory cannot be created or locked, or a dead process's
+    /// journal cannot be written to the store (nothing of it is lost: it stays for the next
+    /// start).
     pub async fn spawn_journaled(
         store: Arc<dyn HistoryStore>,
         config: WriterConfig,
@@ -173,6 +179,13 @@ impl Writer {
     }
 
     /// Waits until everything queued so far is committed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](stint_core::Error::Unavailable) when the store does not
+    /// commit in time (the records stay queued);
+    /// [`Error::WriterClosed`](stint_core::Error::WriterClosed) once the writer has
+    /// stopped.
     pub async fn flush(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.tx

@@ -276,7 +276,7 @@ impl StintBuilder {
     /// Opens the stores (applying the durable store's migrations), writes
     /// what a previous process left in the journal, and starts the writer,
     /// the sweeper of the in-process tier, the Redis probe and, if asked,
-    /// the jobs. Call [`Stint::shutdown`] (or serve with [`Stint::serve`],
+    /// the jobs. Call [`Stint::shutdown`](crate::Stint::shutdown) (or serve with [`Stint::serve`](crate::Stint::serve),
     /// which does) so that every record reaches the durable store.
     ///
     /// Redis is not needed at start-up: if it does not answer, a warning is

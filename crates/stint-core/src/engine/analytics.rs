@@ -8,6 +8,11 @@ impl Engine {
     /// day `from` to the UTC day `to`, inclusive; live sessions as the hot
     /// store has them now. Page views come only for pages under `pages` (the
     /// funnel's); the other figures need none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time (the writer is flushed first, so a full or failing queue fails it too).
     pub async fn analytics_facts(
         &self,
         from: time::Date,
@@ -39,6 +44,11 @@ impl Engine {
     /// Rolls up the days from `from` to `to` that are over (today is live and
     /// never rolled up): computes their figures and stores them, replacing
     /// earlier rollups of the same days. Returns the rows stored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time; nothing is stored then.
     pub async fn rollup(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
         let Some(yesterday) = crate::analytics::day_of(self.now()).and_then(time::Date::previous_day) else {
             return Ok(Vec::new());
@@ -55,6 +65,11 @@ impl Engine {
 
     /// One row per day from `from` to `to`: past days from their rollups
     /// where there are, other days (today among them) computed from the facts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
     pub async fn daily(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
         let mut stored: HashMap<String, crate::analytics::DayRow> = self
             .inner
@@ -87,6 +102,11 @@ impl Engine {
     }
 
     /// Real-time figures over the active window.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the hot store does not answer
+    /// in time.
     pub async fn realtime(&self) -> Result<Realtime> {
         let since = self.now().minus(self.inner.policy.active_window);
         self.inner.hot.realtime(since).await

@@ -7,6 +7,12 @@ impl Engine {
     /// Signs `customer_id` in to the session: same session id, type
     /// `CUSTOMER`, a fresh token (returned). The old token finds the session
     /// as an anonymous one for the grace window, then nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionNotFound`](crate::Error::SessionNotFound) if the session has ended
+    /// or is unknown; [`Error::Unavailable`](crate::Error::Unavailable) when a store does
+    /// not answer in time or the writer's queue is full.
     pub async fn login(&self, id: &SessionId, customer_id: &str) -> Result<(SessionRecord, Token)> {
         let i = &*self.inner;
         let now = i.clock.now();
@@ -36,12 +42,22 @@ impl Engine {
 
     /// Signs out: the session ends (its token stops working everywhere at
     /// once) and its history is kept. Returns the ended session, if it was live.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time, or when the end cannot be committed to the durable store (the session is then
+    /// already gone from the hot store; its token is refused).
     pub async fn logout(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         self.end(id, EndReason::Logout).await
     }
 
     /// Revokes a session (an administrator, the customer, a password change):
     /// like a logout. Returns whether a live session was ended.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::logout`].
     pub async fn revoke(&self, id: &SessionId) -> Result<bool> {
         Ok(self.end(id, EndReason::Revoked).await?.is_some())
     }
@@ -77,6 +93,12 @@ impl Engine {
 
     /// Marks the session converted by `order_id` and records
     /// `order_completed` with `metadata` (the order's total, items, …).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionNotFound`](crate::Error::SessionNotFound) if the session has ended
+    /// or is unknown; [`Error::Unavailable`](crate::Error::Unavailable) when a store does
+    /// not answer in time.
     pub async fn convert(
         &self,
         id: &SessionId,
@@ -95,6 +117,12 @@ impl Engine {
     }
 
     /// Saves data changes (key by key; other keys changed in parallel survive).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time; a change the store refuses is
+    /// [`Error::InvalidData`](crate::Error::InvalidData).
     pub async fn save(&self, id: &SessionId, ops: Vec<DataOp>) -> Result<Option<SessionRecord>> {
         let update = Update {
             data: ops,
@@ -104,6 +132,12 @@ impl Engine {
     }
 
     /// Read-modify-write of one data key, atomic against parallel requests.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidData`](crate::Error::InvalidData) when `f` refuses (nothing
+    /// changes); [`Error::Unavailable`](crate::Error::Unavailable) when a store does not
+    /// answer in time.
     pub async fn modify(&self, id: &SessionId, key: &str, f: &Modify<'_>) -> Result<Option<SessionRecord>> {
         let hot = &self.inner.hot;
         let session = self.read_through(id, || hot.modify(id, key, f)).await?;
@@ -163,6 +197,12 @@ impl Engine {
     }
 
     /// Records an event of the application's own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the writer's queue stays full
+    /// while the durable store fails; [`Error::WriterClosed`](crate::Error::WriterClosed)
+    /// once the writer has stopped.
     pub async fn track(&self, event: Event) -> Result<()> {
         self.inner.sink.send(Record::Event(event)).await
     }

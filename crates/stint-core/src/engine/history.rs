@@ -5,6 +5,11 @@ use super::*;
 
 impl Engine {
     /// The session `id`: live from the hot store, else from history.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
     pub async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         if let Some(s) = self.inner.hot.get(id).await? {
             return Ok(Some(s));
@@ -15,6 +20,11 @@ impl Engine {
 
     /// Sessions matching `query`, newest first, live ones as the hot store
     /// has them now. Sees every request answered before the call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
     pub async fn list(&self, mut query: SessionQuery) -> Result<Vec<SessionRecord>> {
         self.inner.sink.flush().await?;
         query.now = self.now();
@@ -31,6 +41,11 @@ impl Engine {
     }
 
     /// The events of a session, oldest first, up to the last request answered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
     pub async fn events(&self, id: &SessionId) -> Result<Vec<Event>> {
         self.inner.sink.flush().await?;
         self.inner.cold.events(id).await
@@ -38,6 +53,11 @@ impl Engine {
 
     /// A customer's live sessions, most recently seen first: those in the hot
     /// store, and those only the cold store still knows (after a restart).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
     pub async fn customer_sessions(&self, customer_id: &str) -> Result<Vec<SessionRecord>> {
         let i = &*self.inner;
         let now = i.clock.now();
@@ -57,6 +77,11 @@ impl Engine {
     }
 
     /// Revokes every live session of a customer except `keep`; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time; sessions revoked before the failure stay revoked.
     pub async fn revoke_customer(&self, customer_id: &str, keep: Option<&SessionId>) -> Result<u64> {
         let mut n = 0;
         for s in self.customer_sessions(customer_id).await? {

@@ -6,6 +6,11 @@ use super::*;
 impl Engine {
     /// Every session of a visitor or a customer, oldest first, as stored now
     /// (live ones as the hot store has them), with their events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
     pub async fn person(&self, who: &Person) -> Result<Vec<(SessionRecord, Vec<Event>)>> {
         let mut out = Vec::new();
         for session in self.sessions_of(who).await? {
@@ -18,6 +23,12 @@ impl Engine {
     /// Erases a visitor or a customer: every session of theirs leaves the hot
     /// store (its tokens stop working) and, with its events, the cold store.
     /// Returns how many sessions were erased.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time; what was erased before the failure stays erased, and erasing again finishes
+    /// the job.
     pub async fn erase(&self, who: &Person) -> Result<u64> {
         let sessions = self.sessions_of(who).await?;
         let ids: Vec<SessionId> = sessions.iter().map(|s| s.id).collect();

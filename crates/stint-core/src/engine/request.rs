@@ -8,6 +8,11 @@ impl Engine {
     /// `hit.page` when given, recorded as an event if `hit.analytics`. A token the hot store does not know is looked up
     /// once in the cold store (the hot tier may have lost a live session to a
     /// restart or an eviction) and re-cached. `None`: no live session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time; the session layer then serves the request without a session.
     pub async fn resume(&self, token: &Token, hit: Hit<'_>) -> Result<Option<Resumed>> {
         let i = &*self.inner;
         let hash = token.hash();
@@ -51,6 +56,11 @@ impl Engine {
     /// Starts a session for `visitor_id`, counting this request as its first
     /// page view when `hit.page` is given; its start and page view are
     /// recorded as events if `hit.analytics`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time or the writer's queue is full.
     pub async fn create(
         &self,
         visitor_id: VisitorId,
@@ -96,6 +106,11 @@ impl Engine {
     /// Stores a session that was handed out without being stored (see
     /// [`Engine::ephemeral`]) and returns its token: a bot or a client over its
     /// creation limit that signs in or orders is worth keeping.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
     pub async fn adopt(&self, session: &SessionRecord) -> Result<Token> {
         let i = &*self.inner;
         let token = Token::generate_for(&session.id);

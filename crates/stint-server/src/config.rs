@@ -151,6 +151,33 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub listen: SocketAddr,
+
+    /// Seconds a client has to send a request's head (from its connection or its previous response).
+    #[arg(long, env = "STINT_HEADER_TIMEOUT", value_name = "STINT_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "STINT_IDLE_TIMEOUT", value_name = "STINT_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+
+    /// Seconds a request has before it is answered 503.
+    #[arg(long, env = "STINT_REQUEST_TIMEOUT", value_name = "STINT_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+
+    /// Connections open at once; past it the listener stops accepting.
+    #[arg(long, env = "STINT_MAX_CONNECTIONS", value_name = "STINT_MAX_CONNECTIONS", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+}
+
+impl ServeArgs {
+    /// How the server treats connections.
+    pub fn serve_config(&self) -> stint::ServeConfig {
+        stint::ServeConfig::default()
+            .header_timeout(Duration::from_secs(self.header_timeout))
+            .idle_timeout(Duration::from_secs(self.idle_timeout))
+            .request_timeout(Duration::from_secs(self.request_timeout))
+            .max_connections(usize::try_from(self.max_connections).unwrap_or(usize::MAX))
+    }
 }
 
 impl Settings {

@@ -272,7 +272,11 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let stint = settings.builder().build().await?;
+    let stint = settings
+        .builder()
+        .serve_config(args.serve_config())
+        .build()
+        .await?;
     let shop = open_shop(&settings).await?;
     seed_demo_customer(&shop, &SystemClock).await?;
     // Build the user-agent rules now rather than on the first request.

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::jobs::{Jobs, JobsConfig};
 use crate::lock::{DirLock, LockError};
 use crate::secret::kept_secret;
+use crate::serve::ServeConfig;
 
 /// Why [`StintBuilder::build`] failed. Each message names the setting to
 /// change.
@@ -112,6 +113,7 @@ pub struct StintBuilder {
     writer: WriterConfig,
     sweep_every: Duration,
     probe_every: Duration,
+    serve: ServeConfig,
     layer: Box<dyn FnOnce(SessionConfig) -> SessionConfig + Send>,
 }
 
@@ -142,6 +144,7 @@ impl Default for StintBuilder {
             writer: WriterConfig::default(),
             sweep_every: Duration::from_secs(30),
             probe_every: Duration::from_secs(1),
+            serve: ServeConfig::default(),
             layer: Box::new(|c| c),
         }
     }
@@ -247,6 +250,13 @@ impl StintBuilder {
     /// [`ManualClock`](stint_core::ManualClock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// How [`Stint::serve`](crate::Stint::serve) treats connections:
+    /// timeouts and the bound on open connections.
+    pub fn serve_config(mut self, config: ServeConfig) -> Self {
+        self.serve = config;
         self
     }
 
@@ -401,6 +411,7 @@ impl StintBuilder {
             durable,
             writer,
             failover,
+            serve: self.serve,
             background: Some(Background {
                 writer: writer_task,
                 sweeper,

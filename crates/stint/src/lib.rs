@@ -60,14 +60,15 @@ mod builder;
 mod jobs;
 mod lock;
 mod secret;
+mod serve;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use builder::{BuildError, StintBuilder};
 pub use jobs::JobsConfig;
 pub use secret::kept_secret;
+pub use serve::ServeConfig;
 pub use stint_axum::{
     AuthenticationRequired, CookieKeys, CustomerSession, KeyError, MissingSessionLayer, Session,
     SessionConfig, SessionError, SessionLayer,
@@ -96,6 +97,7 @@ pub struct Stint {
     durable: Arc<SqlStore>,
     writer: Writer,
     failover: Option<Arc<Failover<RedisStore>>>,
+    serve: ServeConfig,
     background: Option<Background>,
 }
 
@@ -143,7 +145,9 @@ impl Stint {
 
     /// Serves `app` on `listener` until Ctrl-C or `SIGTERM`, then stops
     /// accepting, lets the requests in flight finish and shuts Stint down.
-    /// The layer sees each client's address.
+    /// The layer sees each client's address; connections follow the
+    /// builder's [`ServeConfig`] (header, idle and request timeouts, a bound
+    /// on open connections).
     ///
     /// # Errors
     ///
@@ -163,9 +167,7 @@ impl Stint {
         app: axum::Router,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal)
-            .await;
+        let served = serve::serve(listener, app, self.serve, signal).await;
         self.shutdown().await;
         served
     }

@@ -165,7 +165,11 @@ impl<P: HotStore> Failover<P> {
         self
     }
 
-    /// Uses `local` as the local tier (to bound or share it).
+    /// Uses `local` as the local tier, to bound it
+    /// ([`MemoryStore::with_capacity`]). Make it
+    /// [`recording_evictions`](MemoryStore::recording_evictions), so that a
+    /// session evicted during an outage is also dropped from the primary
+    /// when it returns (its copy there is older).
     #[must_use]
     pub fn local_tier(mut self, local: Arc<MemoryStore>) -> Self {
         self.local = local;
@@ -236,6 +240,10 @@ impl<P: HotStore> Failover<P> {
             return false;
         };
         let _closed = self.gate.write().await;
+        // A session the bounded local tier evicted may have an older copy
+        // in the primary: it goes, and its next request reads it through
+        // from the durable store.
+        self.removed.lock().extend(self.local.take_evicted());
         let removed: Vec<SessionId> = self.removed.lock().iter().copied().collect();
         for id in &removed {
             if self.shared.remove(id).await.is_err() {

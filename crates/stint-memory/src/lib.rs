@@ -44,7 +44,8 @@ mod failover;
 
 pub use failover::Failover;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -55,11 +56,39 @@ use stint_core::store::{HotStore, Lookup, Modify, Realtime, Touch, Update};
 use stint_core::{Clock, Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
 
 /// The in-process hot store.
-#[derive(Debug, Default)]
+///
+/// Unbounded by default; [`MemoryStore::with_capacity`] bounds the live
+/// sessions it holds. Past the bound, sessions not seen for the longest
+/// leave memory (a second-chance "clock" over the order they came in: a
+/// session used since the hand last passed it gets another round). They
+/// stay in the durable store, and the engine reads an evicted session back
+/// at its next request, with its page views and data.
+#[derive(Debug)]
 pub struct MemoryStore {
     tokens: DashMap<TokenHash, Slot>,
     sessions: DashMap<SessionId, Arc<Mutex<Entry>>>,
     customers: DashMap<String, HashSet<SessionId>>,
+    capacity: usize,
+    /// The clock's ring: session ids in the order they came in (ids of
+    /// sessions gone meanwhile are skipped, and dropped by the sweeper).
+    ring: Mutex<VecDeque<SessionId>>,
+    evictions: AtomicU64,
+    /// Evicted ids, kept for a failover tier to take (`None`: not kept).
+    evicted: Option<Mutex<Vec<SessionId>>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            tokens: DashMap::new(),
+            sessions: DashMap::new(),
+            customers: DashMap::new(),
+            capacity: usize::MAX,
+            ring: Mutex::new(VecDeque::new()),
+            evictions: AtomicU64::new(0),
+            evicted: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -78,12 +107,96 @@ struct Entry {
     token: TokenHash,
     expires_at: Timestamp,
     removed: bool,
+    /// Used since the clock's hand last passed: spared once.
+    referenced: bool,
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store, unbounded.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that holds at most `capacity` live sessions (at
+    /// least 1).
+    ///
+    /// ```
+    /// use stint_memory::MemoryStore;
+    /// let store = MemoryStore::with_capacity(100_000);
+    /// assert_eq!(store.capacity(), Some(100_000));
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// Keeps the ids of evicted sessions for [`MemoryStore::take_evicted`]
+    /// (a failover tier must tell its primary that its copy is stale).
+    #[must_use]
+    pub fn recording_evictions(mut self) -> Self {
+        self.evicted = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The bound on live sessions, if any.
+    pub fn capacity(&self) -> Option<usize> {
+        (self.capacity != usize::MAX).then_some(self.capacity)
+    }
+
+    /// Live sessions held now.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Sessions evicted to keep within the capacity, since the start.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    /// The ids of sessions evicted since the last call (only with
+    /// [`MemoryStore::recording_evictions`]).
+    pub fn take_evicted(&self) -> Vec<SessionId> {
+        self.evicted
+            .as_ref()
+            .map(|e| std::mem::take(&mut *e.lock()))
+            .unwrap_or_default()
+    }
+
+    /// Evicts until the store is within its capacity: the hand of the clock
+    /// spares a session used since it last passed (once), and evicts the
+    /// first one that was not.
+    fn make_room(&self) {
+        // Every session is passed at most twice: once to clear its mark,
+        // once to evict it.
+        let mut budget = self.ring.lock().len().saturating_mul(2);
+        while self.sessions.len() > self.capacity && budget > 0 {
+            budget -= 1;
+            let Some(id) = self.ring.lock().pop_front() else {
+                return;
+            };
+            let Some(entry) = self.entry(&id) else {
+                continue;
+            };
+            let spared = {
+                let mut e = entry.lock();
+                std::mem::replace(&mut e.referenced, false)
+            };
+            if spared {
+                self.ring.lock().push_back(id);
+            } else if self.drop_session(&id).is_some() {
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+                if let Some(evicted) = &self.evicted {
+                    evicted.lock().push(id);
+                }
+            }
+        }
     }
 
     /// Drops every session that expired by `now`, and every replaced token
@@ -101,6 +214,9 @@ impl MemoryStore {
             .count();
         self.tokens
             .retain(|_, slot| slot.superseded_until.is_none_or(|until| until > now));
+        if self.capacity != usize::MAX {
+            self.ring.lock().retain(|id| self.sessions.contains_key(id));
+        }
         n
     }
 
@@ -186,6 +302,7 @@ impl HotStore for MemoryStore {
             token: *token,
             expires_at: session.expires_at(policy),
             removed: false,
+            referenced: false,
         }));
         self.sessions.insert(session.id, Arc::clone(&entry));
         self.tokens.insert(
@@ -200,6 +317,19 @@ impl HotStore for MemoryStore {
                 .entry(customer.clone())
                 .or_default()
                 .insert(session.id);
+        }
+        if self.capacity != usize::MAX {
+            let ring_len = {
+                let mut ring = self.ring.lock();
+                ring.push_back(session.id);
+                ring.len()
+            };
+            // Ids of sessions gone meanwhile pile up between two sweeps
+            // when sessions end faster than the bound evicts: compact.
+            if ring_len > self.sessions.len().saturating_mul(2).saturating_add(1024) {
+                self.ring.lock().retain(|id| self.sessions.contains_key(id));
+            }
+            self.make_room();
         }
         Ok(())
     }
@@ -222,6 +352,7 @@ impl HotStore for MemoryStore {
             self.drop_session(&id);
             return Ok(Lookup::Missing);
         }
+        e.referenced = true;
         let s = &mut e.session;
         s.last_seen_at = s.last_seen_at.max(touch.now);
         if touch.page_view {
@@ -274,6 +405,7 @@ impl HotStore for MemoryStore {
         }
         update.apply_to(&mut e.session);
         e.session.version += 1;
+        e.referenced = true;
         Ok(Some(e.session.clone()))
     }
 
@@ -288,6 +420,7 @@ impl HotStore for MemoryStore {
         let value = f(e.session.data.get(key)).map_err(Error::InvalidData)?;
         Arc::make_mut(&mut e.session.data).insert(key.to_owned(), value);
         e.session.version += 1;
+        e.referenced = true;
         Ok(Some(e.session.clone()))
     }
 
@@ -344,6 +477,74 @@ impl HotStore for MemoryStore {
 mod tests {
     use super::*;
     use stint_core::{Attributes, Token, VisitorId};
+
+    async fn add(store: &MemoryStore) -> (SessionRecord, TokenHash) {
+        let s = SessionRecord::new(VisitorId::new(), Attributes::default(), Timestamp(0));
+        let t = Token::generate().hash();
+        store.insert(&s, &t, &Policy::default()).await.unwrap();
+        (s, t)
+    }
+
+    fn touch() -> Touch {
+        Touch {
+            now: Timestamp(1_000),
+            page_view: true,
+            policy: Policy::default(),
+        }
+    }
+
+    /// Past the bound the sessions not used since the clock's hand last
+    /// passed leave first; used ones get a second round.
+    #[tokio::test]
+    async fn the_bound_evicts_the_sessions_not_used_lately() {
+        let store = MemoryStore::with_capacity(3).recording_evictions();
+        let a = add(&store).await;
+        let b = add(&store).await;
+        let c = add(&store).await;
+        // a and c are in use; b is not.
+        assert!(matches!(store.resume(&a.1, &touch()).await.unwrap(), Lookup::Current(_)));
+        assert!(matches!(store.resume(&c.1, &touch()).await.unwrap(), Lookup::Current(_)));
+        let d = add(&store).await;
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.evictions(), 1);
+        assert_eq!(store.take_evicted(), vec![b.0.id]);
+        assert!(store.take_evicted().is_empty(), "taken once");
+        assert_eq!(store.resume(&b.1, &touch()).await.unwrap(), Lookup::Missing);
+        for kept in [&a, &c, &d] {
+            assert!(store.get(&kept.0.id).await.unwrap().is_some());
+        }
+        // With nothing used since, the oldest goes next.
+        add(&store).await;
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.evictions(), 2);
+    }
+
+    /// Many sessions through a small bound: memory stays at the bound and
+    /// the clock's ring does not grow with sessions that ended.
+    #[tokio::test]
+    async fn memory_stays_at_the_bound() {
+        let store = MemoryStore::with_capacity(100);
+        for i in 0..5_000 {
+            let (s, _) = add(&store).await;
+            if i % 2 == 0 {
+                store.remove(&s.id).await.unwrap();
+            }
+        }
+        assert!(store.len() <= 100);
+        assert!(store.ring.lock().len() <= 2 * 100 + 1024 + 1);
+        assert!(store.tokens.len() <= 100);
+    }
+
+    #[tokio::test]
+    async fn unbounded_by_default() {
+        let store = MemoryStore::new();
+        assert_eq!(store.capacity(), None);
+        for _ in 0..1_000 {
+            add(&store).await;
+        }
+        assert_eq!((store.len(), store.evictions()), (1_000, 0));
+        assert!(store.ring.lock().is_empty(), "no ring kept without a bound");
+    }
 
     #[tokio::test]
     async fn purge_drops_expired_sessions_and_their_tokens() {

@@ -9,3 +9,13 @@ use stint_core::HotStore;
 use stint_memory::MemoryStore;
 
 stint_conformance::hot_store_suite!(async { Arc::new(MemoryStore::new()) as Arc<dyn HotStore> });
+
+/// The same suite on a bounded store (with room for every case's sessions).
+mod bounded {
+    use std::sync::Arc;
+
+    use stint_core::HotStore;
+    use stint_memory::MemoryStore;
+
+    stint_conformance::hot_store_suite!(async { Arc::new(MemoryStore::with_capacity(10_000)) as Arc<dyn HotStore> });
+}

@@ -117,6 +117,10 @@ pub struct Settings {
     #[arg(long, env = "STINT_HONOR_DNT", value_name = "STINT_HONOR_DNT", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub honor_dnt: bool,
 
+    /// Live sessions the in-process tier holds at most (with Redis: the local tier while Redis is down).
+    #[arg(long, env = "STINT_HOT_CAPACITY", value_name = "STINT_HOT_CAPACITY", default_value_t = stint::DEFAULT_HOT_CAPACITY as u64, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub hot_capacity: u64,
+
     /// Days raw events are kept (sessions stay); 0 = forever.
     #[arg(
         long,
@@ -253,6 +257,7 @@ impl Settings {
             .data_dir(&self.data_dir)
             .policy(self.policy())
             .redis_prefix(&self.redis_prefix)
+            .hot_capacity(usize::try_from(self.hot_capacity).unwrap_or(usize::MAX))
             .production(self.mode == Mode::Production);
         if let Some(url) = &self.database_url {
             b = b.database_url(url);

@@ -290,6 +290,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         admin_token: admin_token.into(),
         metrics,
         tier: stint.failover().cloned(),
+        memory: stint.memory_tier().clone(),
     };
     let app = app::router(state, stint.layer());
     let listener = TcpListener::bind(args.listen)

@@ -21,6 +21,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// The Prometheus exporter.
     pub metrics: PrometheusHandle,
+    /// The in-process tier (with Redis, the local one).
+    pub memory: Arc<stint_memory::MemoryStore>,
     /// Redis and the local tier, when `REDIS_URL` is set.
     pub tier: Option<Arc<stint_memory::Failover<stint_redis::RedisStore>>>,
 }

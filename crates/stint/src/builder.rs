@@ -68,6 +68,9 @@ pub enum BuildError {
     Keys(KeyError),
 }
 
+/// The in-process tier's default bound: about 330 MB of sessions.
+pub const DEFAULT_HOT_CAPACITY: usize = 500_000;
+
 /// Where the durable store comes from.
 enum Durable {
     /// `DATA_DIR/stint.db`.
@@ -114,6 +117,7 @@ pub struct StintBuilder {
     sweep_every: Duration,
     probe_every: Duration,
     serve: ServeConfig,
+    hot_capacity: usize,
     layer: Box<dyn FnOnce(SessionConfig) -> SessionConfig + Send>,
 }
 
@@ -145,6 +149,7 @@ impl Default for StintBuilder {
             sweep_every: Duration::from_secs(30),
             probe_every: Duration::from_secs(1),
             serve: ServeConfig::default(),
+            hot_capacity: DEFAULT_HOT_CAPACITY,
             layer: Box::new(|c| c),
         }
     }
@@ -250,6 +255,16 @@ impl StintBuilder {
     /// [`ManualClock`](stint_core::ManualClock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Live sessions the in-process tier holds at most (default 500,000,
+    /// about 330 MB at some 650 bytes each); with Redis, the bound of the
+    /// local tier that serves while Redis is down. Past it the sessions not
+    /// seen for the longest leave memory; they stay in the durable store and
+    /// are read back, page views and data included, at their next request.
+    pub fn hot_capacity(mut self, sessions: usize) -> Self {
+        self.hot_capacity = sessions.max(1);
         self
     }
 
@@ -375,7 +390,10 @@ impl StintBuilder {
                         "REDIS_URL: Redis does not answer at start-up; serving sessions from the local tier until it does"
                     );
                 }
-                let mut failover = Failover::new(redis, self.policy).probe_every(self.probe_every);
+                let local = Arc::new(MemoryStore::with_capacity(self.hot_capacity).recording_evictions());
+                let mut failover = Failover::new(redis, self.policy)
+                    .probe_every(self.probe_every)
+                    .local_tier(local);
                 if self.production {
                     failover = failover.strict(durable.clone() as Arc<dyn ColdStore>);
                 }
@@ -383,7 +401,7 @@ impl StintBuilder {
                 (failover.clone(), failover.local().clone(), Some(failover))
             }
             None => {
-                let memory = Arc::new(MemoryStore::new());
+                let memory = Arc::new(MemoryStore::with_capacity(self.hot_capacity));
                 (memory.clone(), memory, None)
             }
         };
@@ -395,6 +413,7 @@ impl StintBuilder {
             self.policy,
         );
         let sweeper = local.spawn_sweeper(self.sweep_every, clock);
+        let memory = local;
         // Idle services notice Redis coming back too, not only busy ones.
         let prober = failover
             .clone()
@@ -411,6 +430,7 @@ impl StintBuilder {
             durable,
             writer,
             failover,
+            memory,
             serve: self.serve,
             background: Some(Background {
                 writer: writer_task,

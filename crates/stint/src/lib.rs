@@ -65,7 +65,7 @@ mod serve;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use builder::{BuildError, StintBuilder};
+pub use builder::{BuildError, DEFAULT_HOT_CAPACITY, StintBuilder};
 pub use jobs::JobsConfig;
 pub use secret::kept_secret;
 pub use serve::ServeConfig;
@@ -97,6 +97,7 @@ pub struct Stint {
     durable: Arc<SqlStore>,
     writer: Writer,
     failover: Option<Arc<Failover<RedisStore>>>,
+    memory: Arc<MemoryStore>,
     serve: ServeConfig,
     background: Option<Background>,
 }
@@ -136,6 +137,13 @@ impl Stint {
     /// The writer feeding the durable store.
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// The in-process tier: the hot store itself, or with Redis the local
+    /// tier that serves while Redis is down (its size and evictions are
+    /// worth watching).
+    pub fn memory_tier(&self) -> &Arc<MemoryStore> {
+        &self.memory
     }
 
     /// Redis with its local failover tier, when Redis is configured.

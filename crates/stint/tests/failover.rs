@@ -138,3 +138,73 @@ async fn a_change_during_an_outage_reads_the_session_through_from_the_durable_st
     assert_eq!(engine.save(&s.id, Vec::new()).await.unwrap(), None);
     task.shutdown().await;
 }
+
+/// While Redis is down the local tier keeps its bound: sessions past it
+/// leave memory, and come back from the durable store with their counts.
+/// A session evicted during the outage is dropped from Redis too when it
+/// returns (Redis's copy is older), so its next request reads it through.
+#[tokio::test]
+async fn the_local_tier_keeps_its_bound_and_evicted_sessions_come_back() {
+    use stint_conformance::failover::Switch;
+    use stint_core::{Engine, Hit, ManualClock, VisitorId};
+    let dir = tempfile::tempdir().unwrap();
+    let store = cold(dir.path(), true).await;
+    let (writer, task) = stint_sql::Writer::spawn(store.clone(), stint_sql::WriterConfig::default());
+    let redis = Arc::new(Switch::new(Arc::new(stint_memory::MemoryStore::new())));
+    let local = Arc::new(stint_memory::MemoryStore::with_capacity(2).recording_evictions());
+    let tier = Arc::new(Failover::new(redis.clone(), Policy::default()).local_tier(local.clone()));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_795_000_000_000)));
+    let engine = Engine::new(
+        tier.clone(),
+        store.clone(),
+        Arc::new(writer),
+        clock.clone(),
+        Policy::default(),
+    );
+    // A session made while Redis is up: in Redis and, once written, in the durable store.
+    let (first, token) = engine
+        .create(VisitorId::new(), Attributes::default(), Hit::page("/"))
+        .await
+        .unwrap();
+    assert!(redis.inner().get(&first.id).await.unwrap().is_some());
+
+    redis.set_up(false);
+    let resumed = engine.resume(&token, Hit::page("/a")).await.unwrap().unwrap();
+    assert_eq!((resumed.session.id, resumed.session.page_views), (first.id, 2));
+    assert!(tier.is_degraded());
+    // New visitors until the first session has left the bounded local tier.
+    for _ in 0..10 {
+        if local.get(&first.id).await.unwrap().is_none() {
+            break;
+        }
+        engine
+            .create(VisitorId::new(), Attributes::default(), Hit::page("/"))
+            .await
+            .unwrap();
+        assert!(local.len() <= 2, "the bound holds: {}", local.len());
+    }
+    assert!(local.get(&first.id).await.unwrap().is_none(), "evicted");
+    assert!(local.evictions() > 0);
+    // Its next request reads it back from the durable store, counts intact.
+    let back = engine.resume(&token, Hit::page("/b")).await.unwrap().unwrap();
+    assert_eq!((back.session.id, back.session.page_views), (first.id, 3));
+
+    // Evicted again, then Redis returns: its stale copy there (2 page views
+    // fewer) must not come back.
+    for _ in 0..10 {
+        if local.get(&first.id).await.unwrap().is_none() {
+            break;
+        }
+        engine
+            .create(VisitorId::new(), Attributes::default(), Hit::page("/"))
+            .await
+            .unwrap();
+    }
+    assert!(local.get(&first.id).await.unwrap().is_none());
+    redis.set_up(true);
+    assert!(tier.probe().await);
+    assert_eq!(redis.inner().get(&first.id).await.unwrap(), None, "the stale copy is gone");
+    let after = engine.resume(&token, Hit::page("/c")).await.unwrap().unwrap();
+    assert_eq!((after.session.id, after.session.page_views), (first.id, 4));
+    task.shutdown().await;
+}

@@ -105,6 +105,13 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     if let Ok(n) = app.engine.hot().count().await {
         metrics::gauge!("stint_hot_sessions").set(n as f64);
     }
+    // The in-process tier (with Redis, the local one): its size against its
+    // bound, and what the bound evicted.
+    metrics::gauge!("stint_memory_sessions").set(app.memory.len() as f64);
+    if let Some(capacity) = app.memory.capacity() {
+        metrics::gauge!("stint_memory_capacity").set(capacity as f64);
+    }
+    metrics::counter!("stint_memory_evictions_total").absolute(app.memory.evictions());
     if let Some(tier) = &app.tier {
         metrics::gauge!("stint_hot_degraded").set(if tier.is_degraded() { 1.0 } else { 0.0 });
         metrics::counter!("stint_redis_commands_total").absolute(tier.primary().round_trips());

@@ -63,8 +63,21 @@ impl Server {
         s
     }
 
+    /// A server with the in-process hot tier whatever `STINT_TEST_HOT`
+    /// says (on the durable store `STINT_TEST_BACKEND` names).
+    pub fn start_in_process(env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Self::launch(tmp.path(), env, false);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// A server on an existing data directory (for restarts).
     pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Self::launch(dir, env, true)
+    }
+
+    fn launch(dir: &Path, env: &[(&str, &str)], shared_hot: bool) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stint"));
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env_clear()
@@ -77,7 +90,7 @@ impl Server {
         if let Some(url) = postgres_database(dir) {
             cmd.env("DATABASE_URL", url);
         }
-        if let Some((url, prefix)) = redis_for(dir) {
+        if let Some((url, prefix)) = redis_for(dir).filter(|_| shared_hot) {
             cmd.env("REDIS_URL", url).env("STINT_REDIS_PREFIX", prefix);
         }
         for (k, v) in env {

@@ -502,8 +502,14 @@ mod tests {
         let b = add(&store).await;
         let c = add(&store).await;
         // a and c are in use; b is not.
-        assert!(matches!(store.resume(&a.1, &touch()).await.unwrap(), Lookup::Current(_)));
-        assert!(matches!(store.resume(&c.1, &touch()).await.unwrap(), Lookup::Current(_)));
+        assert!(matches!(
+            store.resume(&a.1, &touch()).await.unwrap(),
+            Lookup::Current(_)
+        ));
+        assert!(matches!(
+            store.resume(&c.1, &touch()).await.unwrap(),
+            Lookup::Current(_)
+        ));
         let d = add(&store).await;
         assert_eq!(store.len(), 3);
         assert_eq!(store.evictions(), 1);

@@ -17,5 +17,7 @@ mod bounded {
     use stint_core::HotStore;
     use stint_memory::MemoryStore;
 
-    stint_conformance::hot_store_suite!(async { Arc::new(MemoryStore::with_capacity(10_000)) as Arc<dyn HotStore> });
+    stint_conformance::hot_store_suite!(async {
+        Arc::new(MemoryStore::with_capacity(10_000)) as Arc<dyn HotStore>
+    });
 }

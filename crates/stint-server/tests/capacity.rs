@@ -27,7 +27,12 @@ async fn past_the_bound_sessions_leave_memory_and_come_back_whole() {
 
     // Sixty other visitors, each a session of its own.
     for _ in 0..60 {
-        let r = s.plain().get(s.url("/api/storefront/products")).send().await.unwrap();
+        let r = s
+            .plain()
+            .get(s.url("/api/storefront/products"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     assert_eq!(s.metric("stint_memory_capacity").await, Some(20.0));

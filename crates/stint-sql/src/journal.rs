@@ -54,6 +54,10 @@ pub(crate) struct Journal {
     oldest: u64,
     /// Closed by a clean shutdown: nothing more is appended.
     closed: bool,
+    /// A failed write left part of a frame that could not be cut off: the
+    /// next append starts a new segment, so that the replay, which stops at
+    /// a torn frame, reads every later record.
+    torn: bool,
 }
 
 fn io(what: &str, e: std::io::Error) -> Error {
@@ -83,6 +87,7 @@ impl Journal {
             pinned: BTreeSet::new(),
             oldest: 0,
             closed: false,
+            torn: false,
         })
     }
 
@@ -91,10 +96,11 @@ impl Journal {
         if self.closed {
             return Err(Error::WriterClosed);
         }
-        if self.bytes >= SEGMENT_BYTES {
+        if self.torn || self.bytes >= SEGMENT_BYTES {
             self.file = open_segment(&self.dir, self.segment + 1)?;
             self.segment += 1;
             self.bytes = 0;
+            self.torn = false;
         }
         self.buf.clear();
         for record in records {
@@ -106,7 +112,14 @@ impl Journal {
                 .map_err(|_| Error::cold("journal: record too large"))?;
             self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
         }
-        self.file.write_all(&self.buf).map_err(|e| io("appending", e))?;
+        if let Err(e) = self.file.write_all(&self.buf) {
+            // A full disk can take part of the frame: cut it off (truncating
+            // frees space, so it works on a full disk), or leave the segment.
+            if self.file.set_len(self.bytes).is_err() {
+                self.torn = true;
+            }
+            return Err(io("appending", e));
+        }
         self.bytes += self.buf.len() as u64;
         Ok(self.segment)
     }

@@ -86,6 +86,10 @@ pub struct Writer {
     send_timeout: Duration,
     commit_timeout: Duration,
     journal: Option<Arc<Mutex<Journal>>>,
+    /// Set while the journal cannot be written (a full disk).
+    journal_failing: Arc<AtomicBool>,
+    /// Set while records are refused (a full queue of a failing store).
+    dropping: Arc<AtomicBool>,
     /// Cuts the writer's linger short: someone waits for the store.
     hurry: Arc<Notify>,
 }
@@ -165,6 +169,8 @@ impl Writer {
             send_timeout: config.send_timeout,
             commit_timeout: config.commit_timeout,
             journal,
+            journal_failing: Arc::new(AtomicBool::new(false)),
+            dropping: Arc::new(AtomicBool::new(false)),
             hurry: Arc::clone(&hurry),
         };
         (
@@ -232,6 +238,19 @@ impl Writer {
 }
 
 impl Writer {
+    /// Whether the last batch failed to reach the durable store (it is
+    /// retried until it does).
+    pub fn store_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last append to the journal failed (a full disk): records
+    /// are still queued for the store, but a crash would lose them until
+    /// the journal takes them again.
+    pub fn journal_failing(&self) -> bool {
+        self.journal_failing.load(Ordering::Relaxed)
+    }
+
     /// Room in the queue for `n` records; in a full queue, waits for it (at
     /// most `send_timeout` while the store is failing: then `None`, as for
     /// more records than the queue holds).
@@ -275,16 +294,25 @@ impl Writer {
             Some(j) => Some(j.lock().await),
             None => None,
         };
-        let segment = journal.as_deref_mut().map_or(0, |j| append(j, records.as_ref()));
+        let segment = journal
+            .as_deref_mut()
+            .map_or(0, |j| append(j, records.as_ref(), &self.journal_failing));
         let Some(mut permits) = room else {
             metrics::counter!("stint_records_dropped_total").increment(records.as_ref().len() as u64);
-            tracing::error!("the cold-store queue is full (database unreachable?); records were dropped");
+            if !self.dropping.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    "the cold-store queue is full and the store fails: records are refused (those the journal took are written at the next start) until it answers"
+                );
+            }
             // They are in the journal: the next start writes them.
             if let Some(j) = journal.as_mut() {
                 j.pin(segment);
             }
             return Err(Error::cold("the write queue is full"));
         };
+        if self.dropping.swap(false, Ordering::Relaxed) {
+            tracing::info!("the cold-store queue takes records again");
+        }
         let mut last = Some(last);
         let mut records = records.into_iter().peekable();
         while let Some(record) = records.next() {
@@ -333,13 +361,25 @@ impl Sink for Writer {
 }
 
 /// Journals `records` with one write and returns their segment; a failure is
-/// counted and logged, and the records are queued all the same (segment 0).
-fn append(journal: &mut Journal, records: &[Record]) -> u64 {
+/// counted, and the records are queued all the same (segment 0). The log
+/// says when the journal starts failing and when it works again, not at
+/// every record.
+fn append(journal: &mut Journal, records: &[Record], failing: &AtomicBool) -> u64 {
     match journal.append_all(records) {
-        Ok(segment) => segment,
+        Ok(segment) => {
+            if failing.swap(false, Ordering::Relaxed) {
+                tracing::info!("the journal is written again");
+            }
+            segment
+        }
         Err(e) => {
             metrics::counter!("stint_journal_failures_total").increment(records.len() as u64);
-            tracing::error!(error = %e, "records could not be journaled; they are queued all the same");
+            if !failing.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    error = %e,
+                    "the journal cannot be written (disk full?): records are queued all the same, but a crash before it recovers would lose them"
+                );
+            }
             0
         }
     }

@@ -203,7 +203,11 @@ async fn the_local_tier_keeps_its_bound_and_evicted_sessions_come_back() {
     assert!(local.get(&first.id).await.unwrap().is_none());
     redis.set_up(true);
     assert!(tier.probe().await);
-    assert_eq!(redis.inner().get(&first.id).await.unwrap(), None, "the stale copy is gone");
+    assert_eq!(
+        redis.inner().get(&first.id).await.unwrap(),
+        None,
+        "the stale copy is gone"
+    );
     let after = engine.resume(&token, Hit::page("/c")).await.unwrap().unwrap();
     assert_eq!((after.session.id, after.session.page_views), (first.id, 4));
     task.shutdown().await;

@@ -46,7 +46,12 @@ async fn start(config: ServeConfig) -> Running {
     let done = tokio::spawn(stint.serve_with_shutdown(listener, app, async {
         let _ = stopped.await;
     }));
-    Running { base, stop, done, dir }
+    Running {
+        base,
+        stop,
+        done,
+        dir,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +65,11 @@ async fn an_overrunning_handler_is_answered_503_and_others_are_served() {
     );
     let slow = slow.unwrap();
     assert_eq!(slow.status(), 503);
-    assert!(started.elapsed() < Duration::from_millis(1_400), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1_400),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(fast.unwrap().status(), 200);
     s.stop.send(()).unwrap();
     s.done.await.unwrap().unwrap();

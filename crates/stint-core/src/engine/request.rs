@@ -43,12 +43,16 @@ impl Engine {
         };
         if let (Some(page), true) = (hit.page, hit.analytics) {
             let event = Event::new(session.id, session.visitor_id, kinds::PAGE_VIEW, touch.now).page(page);
-            i.sink
+            // The session is found and counted: a writer that cannot take
+            // the event (it counts and reports that) must not cost the
+            // visitor their session.
+            let _ = i
+                .sink
                 .send(Record::PageView {
                     event,
                     page_views: session.page_views,
                 })
-                .await?;
+                .await;
         }
         Ok(Some(Resumed { session, superseded }))
     }

@@ -75,11 +75,18 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     ) {
         failing.push(if app.tier.is_some() { "redis" } else { "memory" });
     }
-    if !matches!(
-        tokio::time::timeout(limit, app.engine.cold().ping()).await,
-        Ok(Ok(()))
-    ) {
+    // A store that answers reads but refuses writes (a full disk) fails
+    // its batches: the writer knows.
+    if app.writer.store_failing()
+        || !matches!(
+            tokio::time::timeout(limit, app.engine.cold().ping()).await,
+            Ok(Ok(()))
+        )
+    {
         failing.push(app.store.backend());
+    }
+    if app.writer.journal_failing() {
+        failing.push("journal");
     }
     if failing.is_empty() {
         (

@@ -1,4 +1,13 @@
-//! Password hashing for the demo's customers: Argon2id, off the async threads.
+//! Password hashing for the demo's customers: Argon2id, off the async
+//! threads, a few at a time.
+//!
+//! Each hash takes about 19 MiB and tens of milliseconds of a core. Left to
+//! tokio's blocking pool (512 threads), a flood of logins would run
+//! hundreds at once and take gigabytes: so they queue for one permit per
+//! core, and a login that waits longer than [`WAIT`] is answered 503.
+
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -10,8 +19,29 @@ pub const MIN_LEN: usize = 8;
 /// Longest accepted password (hashing cost is linear in it).
 pub const MAX_LEN: usize = 256;
 
+/// The longest a password check waits for a permit.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// One permit per core.
+static PERMITS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    match tokio::time::timeout(WAIT, PERMITS.acquire()).await {
+        Ok(Ok(p)) => Ok(p),
+        _ => {
+            metrics::counter!("stint_password_checks_refused_total").increment(1);
+            Err(ApiError::Unavailable(
+                "too many sign-ins at once; try again".into(),
+            ))
+        }
+    }
+}
+
 /// Hashes `password` into a PHC string.
 pub async fn hash(password: String) -> Result<String, ApiError> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -25,9 +55,11 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
     .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-/// Whether `password` matches the PHC string `hash`.
-pub async fn verify(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+/// Whether `password` matches the PHC string `hash`; an error when the
+/// server is too busy checking passwords to check this one.
+pub async fn verify(password: String, hash: String) -> Result<bool, ApiError> {
+    let _permit = permit().await?;
+    Ok(tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
                 Argon2::default()
@@ -37,7 +69,7 @@ pub async fn verify(password: String, hash: String) -> bool {
             .unwrap_or(false)
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false))
 }
 
 /// Refuses passwords that are too short or too long.

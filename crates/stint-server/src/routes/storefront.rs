@@ -117,7 +117,7 @@ async fn login(
         .as_ref()
         .map(|c| c.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let matches = passwords::verify(password.to_owned(), hash).await;
+    let matches = passwords::verify(password.to_owned(), hash).await?;
     let Some(customer) = customer.filter(|_| matches) else {
         return Err(ApiError::Unauthorized("Invalid email or password"));
     };
@@ -328,7 +328,7 @@ async fn change_password(
         .customer(&customer.customer_id)
         .await?
         .ok_or(ApiError::Unauthorized("Authentication required"))?;
-    if current.len() > passwords::MAX_LEN || !passwords::verify(current.to_owned(), c.password_hash).await {
+    if current.len() > passwords::MAX_LEN || !passwords::verify(current.to_owned(), c.password_hash).await? {
         return Err(ApiError::Unauthorized("Current password is wrong"));
     }
     passwords::check_strength(new)?;

@@ -15,6 +15,7 @@ mod events;
 mod load;
 mod memory;
 mod server;
+mod soak;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -78,6 +79,9 @@ enum Cmd {
         #[arg(long, default_value_t = 200_000)]
         sessions: usize,
     },
+    /// The real server under a steady open-loop load for a long time:
+    /// memory, descriptors and the journal over time.
+    Soak(soak::SoakArgs),
     /// Serves one contender (used by `run`).
     Server {
         /// Which.
@@ -122,6 +126,10 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Server { contender } => server::serve(contender),
+        Cmd::Soak(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(soak::run(&args))
+        }
         Cmd::Analytics {
             postgres,
             events,

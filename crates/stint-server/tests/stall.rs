@@ -99,7 +99,11 @@ fn redis_command(port: u16, args: &[&str]) -> String {
     c.write_all(msg.as_bytes()).unwrap();
     let mut buf = [0u8; 128];
     let n = c.read(&mut buf).unwrap();
-    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -109,7 +113,10 @@ async fn a_paused_redis_costs_no_request_more_than_its_bound() {
     let visitors = s.new_sessions(6).await;
     let running = load(&s, &visitors);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(redis_command(redis.port, &["CLIENT", "PAUSE", "2500", "ALL"]), "+OK");
+    assert_eq!(
+        redis_command(redis.port, &["CLIENT", "PAUSE", "2500", "ALL"]),
+        "+OK"
+    );
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     let (failures, slowest, answered) = running.finish().await;
     assert_eq!(failures, 0, "every request was answered");

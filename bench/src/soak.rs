@@ -187,31 +187,50 @@ fn absorb(jar: &Jar, r: &reqwest::Response) {
     }
 }
 
-/// One request of the mix, for a visitor.
+/// One request of the mix, for a visitor; a sign-in is followed by a
+/// sign-out, as a shop's customers come and go (one account signed in
+/// thousands of times at once would be a test of that account alone).
 async fn visit(client: &reqwest::Client, base: &str, jar: &Jar, n: u64) -> bool {
-    let cookie = jar.lock().ok().and_then(|j| j.clone());
-    let req = match n % 50 {
-        // 2 %: a login of the demo customer.
-        0 => client
-            .post(format!("{base}/api/storefront/auth/login"))
-            .json(&serde_json::json!({"email": "customer@example.com", "password": "password123"})),
+    match n % 50 {
+        // 2 %: the demo customer signs in, then out.
+        0 => {
+            let login = client
+                .post(format!("{base}/api/storefront/auth/login"))
+                .json(&serde_json::json!({"email": "customer@example.com", "password": "password123"}));
+            send(login, jar).await
+                && send(client.post(format!("{base}/api/storefront/auth/logout")), jar).await
+        }
         // 2 %: an order.
-        25 => client
-            .post(format!("{base}/api/storefront/orders"))
-            .json(&serde_json::json!({
-                "items": [{"productId": "p-2", "quantity": 1}],
-                "shippingAddress": {"city": "Berlin"}
-            })),
-        // The rest: page views.
-        k => client.get(format!("{base}/api/storefront/products/p-{}", 1 + k % 6)),
-    };
+        25 => {
+            let order = client
+                .post(format!("{base}/api/storefront/orders"))
+                .json(&serde_json::json!({
+                    "items": [{"productId": "p-2", "quantity": 1}],
+                    "shippingAddress": {"city": "Berlin"}
+                }));
+            send(order, jar).await
+        }
+        // The rest: product pages.
+        k => {
+            send(
+                client.get(format!("{base}/api/storefront/products/p-{}", 1 + k % 6)),
+                jar,
+            )
+            .await
+        }
+    }
+}
+
+/// Sends `req` with the visitor's cookies and keeps the ones it gets back.
+async fn send(req: reqwest::RequestBuilder, jar: &Jar) -> bool {
+    let cookie = jar.lock().ok().and_then(|j| j.clone());
     let req = match cookie {
         Some(c) => req.header(reqwest::header::COOKIE, c),
         None => req,
     };
     match req.send().await {
         Ok(r) => {
-            let ok = r.status().is_success() || r.status() == 401;
+            let ok = r.status().is_success();
             absorb(jar, &r);
             let _ = r.bytes().await;
             ok

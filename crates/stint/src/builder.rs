@@ -283,7 +283,7 @@ impl StintBuilder {
 
     /// Any other setting of the layer (trusted proxy, creation limit,
     /// cookie names, …), on top of the defaults and of what this builder
-    /// sets.
+    /// sets. Several calls apply in order.
     ///
     /// ```
     /// let builder = stint::Stint::builder()
@@ -294,7 +294,8 @@ impl StintBuilder {
         mut self,
         f: impl FnOnce(SessionConfig) -> SessionConfig + Send + 'static,
     ) -> Self {
-        self.layer = Box::new(f);
+        let before = self.layer;
+        self.layer = Box::new(move |c| f(before(c)));
         self
     }
 

@@ -22,6 +22,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "daily metrics",
         include_str!("../migrations/sqlite/0003_daily_metrics.sql"),
     ),
+    (
+        4,
+        "open sessions by customer",
+        include_str!("../migrations/sqlite/0004_open_sessions_by_customer.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -40,6 +45,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "daily metrics",
         include_str!("../migrations/postgres/0003_daily_metrics.sql"),
+    ),
+    (
+        4,
+        "open sessions by customer",
+        include_str!("../migrations/postgres/0004_open_sessions_by_customer.sql"),
     ),
 ];
 

@@ -324,12 +324,17 @@ impl HotStore for MemoryStore {
                 ring.push_back(session.id);
                 ring.len()
             };
+            // Counting the map's shards once per new session; the clock runs
+            // only past the bound.
+            let held = self.sessions.len();
             // Ids of sessions gone meanwhile pile up between two sweeps
             // when sessions end faster than the bound evicts: compact.
-            if ring_len > self.sessions.len().saturating_mul(2).saturating_add(1024) {
+            if ring_len > held.saturating_mul(2).saturating_add(1024) {
                 self.ring.lock().retain(|id| self.sessions.contains_key(id));
             }
-            self.make_room();
+            if held > self.capacity {
+                self.make_room();
+            }
         }
         Ok(())
     }

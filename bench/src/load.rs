@@ -58,12 +58,14 @@ impl Outcome {
 
 /// A visitor's cookies.
 #[derive(Default, Clone)]
-struct Jar {
-    cookie: Option<String>,
+pub struct Jar {
+    /// The `Cookie` header to send, if any.
+    pub cookie: Option<String>,
 }
 
 impl Jar {
-    fn absorb(&mut self, headers: &hyper::HeaderMap) {
+    /// Takes the `Set-Cookie` headers of an answer.
+    pub fn absorb(&mut self, headers: &hyper::HeaderMap) {
         let mut pairs: Vec<(String, String)> = self
             .cookie
             .as_deref()

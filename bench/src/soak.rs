@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use hdrhistogram::Histogram;
 
-use crate::load::CHROME;
+use crate::load::{self, CHROME};
 
 /// What `soak` is told.
 #[derive(clap::Args, Clone, Debug)]
@@ -148,44 +148,8 @@ impl Server {
     }
 }
 
-/// What a visitor sends back: its cookies.
-type Jar = Arc<Mutex<Option<String>>>;
-
-fn absorb(jar: &Jar, r: &reqwest::Response) {
-    let mut pairs: Vec<(String, String)> = jar
-        .lock()
-        .ok()
-        .and_then(|j| j.clone())
-        .map(|c| {
-            c.split("; ")
-                .filter_map(|p| p.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    for h in r.headers().get_all(reqwest::header::SET_COOKIE) {
-        let Some((k, v)) = h
-            .to_str()
-            .ok()
-            .and_then(|h| h.split(';').next())
-            .and_then(|p| p.split_once('='))
-        else {
-            continue;
-        };
-        pairs.retain(|(name, _)| name != k);
-        if !v.is_empty() {
-            pairs.push((k.to_owned(), v.to_owned()));
-        }
-    }
-    let joined = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    if let Ok(mut j) = jar.lock() {
-        *j = (!joined.is_empty()).then_some(joined);
-    }
-}
+/// A visitor's cookies, shared by its requests in flight.
+type Jar = Arc<Mutex<load::Jar>>;
 
 /// One request of the mix, for a visitor; a sign-in is followed by a
 /// sign-out, as a shop's customers come and go (one account signed in
@@ -223,7 +187,7 @@ async fn visit(client: &reqwest::Client, base: &str, jar: &Jar, n: u64) -> bool 
 
 /// Sends `req` with the visitor's cookies and keeps the ones it gets back.
 async fn send(req: reqwest::RequestBuilder, jar: &Jar) -> bool {
-    let cookie = jar.lock().ok().and_then(|j| j.clone());
+    let cookie = jar.lock().ok().and_then(|j| j.cookie.clone());
     let req = match cookie {
         Some(c) => req.header(reqwest::header::COOKIE, c),
         None => req,
@@ -231,7 +195,9 @@ async fn send(req: reqwest::RequestBuilder, jar: &Jar) -> bool {
     match req.send().await {
         Ok(r) => {
             let ok = r.status().is_success();
-            absorb(jar, &r);
+            if let Ok(mut j) = jar.lock() {
+                j.absorb(r.headers());
+            }
             let _ = r.bytes().await;
             ok
         }

@@ -173,17 +173,7 @@ async fn the_local_tier_keeps_its_bound_and_evicted_sessions_come_back() {
     assert_eq!((resumed.session.id, resumed.session.page_views), (first.id, 2));
     assert!(tier.is_degraded());
     // New visitors until the first session has left the bounded local tier.
-    for _ in 0..10 {
-        if local.get(&first.id).await.unwrap().is_none() {
-            break;
-        }
-        engine
-            .create(VisitorId::new(), Attributes::default(), Hit::page("/"))
-            .await
-            .unwrap();
-        assert!(local.len() <= 2, "the bound holds: {}", local.len());
-    }
-    assert!(local.get(&first.id).await.unwrap().is_none(), "evicted");
+    crowd_out(&engine, &local, &first.id).await;
     assert!(local.evictions() > 0);
     // Its next request reads it back from the durable store, counts intact.
     let back = engine.resume(&token, Hit::page("/b")).await.unwrap().unwrap();
@@ -191,16 +181,7 @@ async fn the_local_tier_keeps_its_bound_and_evicted_sessions_come_back() {
 
     // Evicted again, then Redis returns: its stale copy there (2 page views
     // fewer) must not come back.
-    for _ in 0..10 {
-        if local.get(&first.id).await.unwrap().is_none() {
-            break;
-        }
-        engine
-            .create(VisitorId::new(), Attributes::default(), Hit::page("/"))
-            .await
-            .unwrap();
-    }
-    assert!(local.get(&first.id).await.unwrap().is_none());
+    crowd_out(&engine, &local, &first.id).await;
     redis.set_up(true);
     assert!(tier.probe().await);
     assert_eq!(
@@ -211,4 +192,21 @@ async fn the_local_tier_keeps_its_bound_and_evicted_sessions_come_back() {
     let after = engine.resume(&token, Hit::page("/c")).await.unwrap().unwrap();
     assert_eq!((after.session.id, after.session.page_views), (first.id, 4));
     task.shutdown().await;
+}
+
+/// New visitors until session `id` has left the bounded local tier, which
+/// never holds more than its bound meanwhile.
+async fn crowd_out(engine: &stint_core::Engine, local: &stint_memory::MemoryStore, id: &SessionId) {
+    use stint_core::{Hit, VisitorId};
+    for _ in 0..10 {
+        if local.get(id).await.unwrap().is_none() {
+            break;
+        }
+        engine
+            .create(VisitorId::new(), Attributes::default(), Hit::page("/"))
+            .await
+            .unwrap();
+        assert!(local.len() <= 2, "the bound holds: {}", local.len());
+    }
+    assert!(local.get(id).await.unwrap().is_none(), "evicted");
 }

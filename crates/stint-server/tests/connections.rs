@@ -187,5 +187,9 @@ async fn a_flood_of_sign_ins_does_not_exhaust_memory() {
     let grew = peak
         .load(std::sync::atomic::Ordering::Relaxed)
         .saturating_sub(before);
-    assert!(grew < 400, "memory grew by {grew} MiB during the flood");
+    // Checks run one per core, but glibc keeps a freed hash's memory in the
+    // arena of the blocking thread that ran it (up to eight arenas a core):
+    // growth levels off at a few hundred MiB whatever the flood's size,
+    // where unbounded checks took 4.5 GB for these 300.
+    assert!(grew < 1_024, "memory grew by {grew} MiB during the flood");
 }

@@ -1,7 +1,9 @@
 //! # stint-redis
 //!
-//! The shared hot store of Stint on Redis: one server, or a Redis Cluster.
-//! Several instances of a service share their live sessions through it.
+//! The shared hot store of Stint on Redis: one server, or a Redis Cluster,
+//! in plain text or over TLS (`rediss://`, rustls; see
+//! [`RedisOptions::root_certificates`]). Several instances of a service
+//! share their live sessions through it.
 //!
 //! - **One round trip per request.** [`HotStore::resume`] is one Lua script
 //!   (`EVALSHA`, loaded on first use and again after a `NOSCRIPT`): it finds
@@ -50,7 +52,7 @@ use futures_util::future::try_join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, ErrorKind, FromRedisValue, ServerErrorKind, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, ServerErrorKind, TlsCertificates, Value};
 use stint_core::store::{Lookup, Modify, Realtime, Touch, Update};
 use stint_core::{Error, HotStore, Policy, Result, SessionId, SessionRecord, TokenHash};
 use tokio::sync::OnceCell;
@@ -73,6 +75,12 @@ pub struct RedisOptions {
     /// the session, and the real-time figures count a session up to one
     /// window longer. Zero refreshes on every request. Default 10 s.
     pub refresh_window: Duration,
+    /// The certificate authorities (PEM) that a `rediss://` server's
+    /// certificate must chain to, in place of the system's roots: a private
+    /// CA's. `None` (the default) trusts the system's roots. Never used to
+    /// skip verification: a server whose certificate does not verify is not
+    /// talked to, and calls fail as when Redis is down.
+    pub root_certificates: Option<Vec<u8>>,
 }
 
 impl RedisOptions {
@@ -83,6 +91,7 @@ impl RedisOptions {
             policy,
             timeout: Duration::from_millis(250),
             refresh_window: Duration::from_secs(10),
+            root_certificates: None,
         }
     }
 }
@@ -134,19 +143,34 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// Makes ring rustls's process-wide cryptography, unless the application
+/// chose one first. With ring the only provider built in, rustls finds it by
+/// itself; an application that also builds another (aws-lc-rs) would leave
+/// rustls unable to choose, and the first TLS connection would panic.
+fn install_crypto_provider() {
+    // An error means a provider is installed already: the application's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn unavailable(e: impl std::fmt::Display) -> Error {
     Error::hot(format!("redis: {e}"))
 }
 
 impl RedisStore {
     /// A store over `urls`: one `redis://` URL for a single server, or a
-    /// comma-separated list of the nodes of a Redis Cluster. Connects lazily:
-    /// this fails only on a malformed URL or prefix, never because Redis is down.
+    /// comma-separated list of the nodes of a Redis Cluster; `rediss://` for
+    /// Redis over TLS (every node of a cluster alike). A user and password
+    /// go in the URL (`rediss://USER:PASSWORD@HOST:PORT`). Connects lazily:
+    /// this fails only on a malformed URL, prefix or certificate, never
+    /// because Redis is down.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidData`] for a malformed URL, no URL, or
-    /// a prefix with `{` or `}`. Redis being down is not an error here.
+    /// [`Error::InvalidData`] for a malformed URL, no URL, a cluster whose
+    /// nodes mix `redis://` and `rediss://`, root certificates with a URL
+    /// that is not `rediss://` (they would silently go unused), root
+    /// certificates that are not PEM, or a prefix with `{` or `}`. Redis
+    /// being down is not an error here.
     pub fn open(urls: &str, options: RedisOptions) -> Result<Self> {
         if options.prefix.contains(['{', '}']) {
             return Err(Error::InvalidData(
@@ -154,28 +178,49 @@ impl RedisStore {
             ));
         }
         let nodes: Vec<&str> = urls.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+        let tls = nodes.iter().filter(|u| u.starts_with("rediss://")).count();
+        if tls != 0 && tls != nodes.len() {
+            return Err(Error::InvalidData(
+                "the nodes of a Redis Cluster must all be redis:// or all rediss://".to_owned(),
+            ));
+        }
+        if options.root_certificates.is_some() && tls == 0 {
+            return Err(Error::InvalidData(
+                "root certificates for Redis are given, but the URL is not rediss:// (Redis over TLS)"
+                    .to_owned(),
+            ));
+        }
+        if tls != 0 {
+            install_crypto_provider();
+        }
+        let certificates = |root: &Vec<u8>| TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root.clone()),
+        };
+        let invalid = |e: redis::RedisError| Error::InvalidData(e.to_string());
         let conn = match nodes.as_slice() {
             [] => return Err(Error::InvalidData("no Redis URL given".to_owned())),
             [one] => {
-                let client = redis::Client::open(*one).map_err(|e| Error::InvalidData(e.to_string()))?;
+                let client = match &options.root_certificates {
+                    Some(root) => redis::Client::build_with_tls(*one, certificates(root)).map_err(invalid)?,
+                    None => redis::Client::open(*one).map_err(invalid)?,
+                };
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(options.timeout * 4))
                     .set_response_timeout(Some(options.timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_secs(1));
-                Conn::Single(
-                    ConnectionManager::new_lazy_with_config(client, config)
-                        .map_err(|e| Error::InvalidData(e.to_string()))?,
-                )
+                Conn::Single(ConnectionManager::new_lazy_with_config(client, config).map_err(invalid)?)
             }
             many => {
-                let client = ClusterClient::builder(many.iter().copied())
+                let mut builder = ClusterClient::builder(many.iter().copied())
                     .connection_timeout(options.timeout * 4)
                     .response_timeout(options.timeout)
-                    .retries(1)
-                    .build()
-                    .map_err(|e| Error::InvalidData(e.to_string()))?;
-                Conn::Cluster(Box::new((client, OnceCell::new())))
+                    .retries(1);
+                if let Some(root) = &options.root_certificates {
+                    builder = builder.certs(certificates(root));
+                }
+                Conn::Cluster(Box::new((builder.build().map_err(invalid)?, OnceCell::new())))
             }
         };
         Ok(Self {

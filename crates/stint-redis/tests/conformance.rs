@@ -46,6 +46,84 @@ mod cluster {
     stint_conformance::hot_store_suite!(super::cluster());
 }
 
+/// The CA of the test command's certificates (`STINT_TEST_TLS_CA`), or another one.
+fn root(var: &str) -> Vec<u8> {
+    std::fs::read(url(var)).unwrap()
+}
+
+fn open_tls(var: &str, ca: &str) -> Arc<RedisStore> {
+    let mut o = options();
+    o.root_certificates = Some(root(ca));
+    Arc::new(RedisStore::open(&url(var), o).unwrap())
+}
+
+/// Redis over TLS, as an ACL user (the server's default user is off).
+async fn single_over_tls() -> Arc<dyn HotStore> {
+    open_tls("STINT_TEST_REDIS_TLS_URL", "STINT_TEST_TLS_CA")
+}
+
+/// A Redis Cluster whose nodes speak TLS only.
+async fn cluster_over_tls() -> Arc<dyn HotStore> {
+    let store = open_tls("STINT_TEST_REDIS_TLS_CLUSTER", "STINT_TEST_TLS_CA");
+    assert!(store.is_cluster());
+    store
+}
+
+mod single_server_over_tls {
+    stint_conformance::hot_store_suite!(super::single_over_tls());
+}
+
+mod cluster_over_tls {
+    stint_conformance::hot_store_suite!(super::cluster_over_tls());
+}
+
+/// A server whose certificate does not chain to the roots given, or to the
+/// system's, is not talked to: every call fails as when Redis is down.
+#[tokio::test]
+async fn a_certificate_from_another_authority_is_refused() {
+    for var in ["STINT_TEST_REDIS_TLS_URL", "STINT_TEST_REDIS_TLS_CLUSTER"] {
+        let store = open_tls(var, "STINT_TEST_TLS_WRONG_CA");
+        let err = store.ping().await.unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{var}: {err:?}");
+        // Without roots of its own the store trusts the system's, which do
+        // not know the test command's authority either.
+        let store = RedisStore::open(&url(var), options()).unwrap();
+        let err = store.ping().await.unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{var}: {err:?}");
+    }
+    // The right roots, for contrast.
+    open_tls("STINT_TEST_REDIS_TLS_URL", "STINT_TEST_TLS_CA")
+        .ping()
+        .await
+        .unwrap();
+}
+
+/// The ACL user's password is checked: a wrong one is an outage too.
+#[tokio::test]
+async fn a_wrong_password_is_refused() {
+    let mut o = options();
+    o.root_certificates = Some(root("STINT_TEST_TLS_CA"));
+    let wrong = url("STINT_TEST_REDIS_TLS_URL").replace(":stint-secret@", ":not-the-secret@");
+    let store = RedisStore::open(&wrong, o).unwrap();
+    assert!(matches!(
+        store.ping().await.unwrap_err(),
+        Error::Unavailable { .. }
+    ));
+}
+
+/// Settings that would quietly not do what they say are refused up front.
+#[test]
+fn tls_settings_that_cannot_apply_are_refused() {
+    let mut o = options();
+    o.root_certificates = Some(b"-----BEGIN CERTIFICATE-----".to_vec());
+    let e = RedisStore::open("redis://127.0.0.1:6379", o.clone()).unwrap_err();
+    assert!(e.to_string().contains("not rediss://"), "{e}");
+    let e = RedisStore::open("rediss://127.0.0.1:6379,redis://127.0.0.1:6380", options()).unwrap_err();
+    assert!(e.to_string().contains("all rediss://"), "{e}");
+    let e = RedisStore::open("rediss://127.0.0.1:6379", o).unwrap_err();
+    assert!(matches!(e, Error::InvalidData(_)), "{e}");
+}
+
 fn new_session() -> (SessionRecord, stint_core::TokenHash) {
     let t = Token::generate().hash();
     let mut s = SessionRecord::new(

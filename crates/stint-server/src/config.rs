@@ -70,10 +70,16 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
-    /// The shared hot store: `redis://…`, or a comma-separated list of the
-    /// nodes of a Redis Cluster (default: the in-process tier).
+    /// The shared hot store: `redis://…` (`rediss://…` over TLS), or a
+    /// comma-separated list of the nodes of a Redis Cluster (default: the
+    /// in-process tier).
     #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+
+    /// A PEM file of the certificate authorities a `rediss://` server's
+    /// certificate must chain to, in place of the system's roots.
+    #[arg(long, env = "STINT_REDIS_CA", value_name = "STINT_REDIS_CA", global = true)]
+    pub redis_ca: Option<PathBuf>,
 
     /// Put in front of every Redis key (so that services can share a Redis).
     #[arg(
@@ -207,10 +213,20 @@ impl Settings {
             && (url.trim().is_empty()
                 || !url.split(',').all(|u| {
                     let u = u.trim();
-                    u.starts_with("redis://") && u.len() > "redis://".len()
+                    ["redis://", "rediss://"]
+                        .iter()
+                        .any(|scheme| u.starts_with(scheme) && u.len() > scheme.len())
                 }))
         {
-            bail!("REDIS_URL must be a redis:// URL or a comma-separated list of them");
+            bail!("REDIS_URL must be a redis:// (or rediss://) URL or a comma-separated list of them");
+        }
+        if self.redis_ca.is_some()
+            && !self
+                .redis_url
+                .as_deref()
+                .is_some_and(|u| u.trim_start().starts_with("rediss://"))
+        {
+            bail!("STINT_REDIS_CA is set, but REDIS_URL is not a rediss:// URL (Redis over TLS)");
         }
         if self.redis_prefix.contains(['{', '}']) {
             bail!("STINT_REDIS_PREFIX must not contain {{ or }}");
@@ -238,6 +254,19 @@ impl Settings {
         Ok(())
     }
 
+    /// The certificate authorities `STINT_REDIS_CA` names, read.
+    pub fn redis_root_certificates(&self) -> Result<Option<Vec<u8>>> {
+        let Some(path) = &self.redis_ca else {
+            return Ok(None);
+        };
+        let pem =
+            std::fs::read(path).with_context(|| format!("STINT_REDIS_CA: cannot read {}", path.display()))?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            bail!("STINT_REDIS_CA: {} holds no PEM certificate", path.display());
+        }
+        Ok(Some(pem))
+    }
+
     /// The Redis store named by `REDIS_URL`, if any.
     pub fn redis(&self) -> Result<Option<stint_redis::RedisStore>> {
         let Some(url) = &self.redis_url else {
@@ -245,6 +274,7 @@ impl Settings {
         };
         let mut options = stint_redis::RedisOptions::new(self.policy());
         options.prefix = self.redis_prefix.clone();
+        options.root_certificates = self.redis_root_certificates()?;
         stint_redis::RedisStore::open(url, options)
             .map(Some)
             .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))
@@ -252,7 +282,11 @@ impl Settings {
 
     /// The builder of the service's sessions: stores, keys, rules and jobs
     /// as these settings say.
-    pub fn builder(&self) -> StintBuilder {
+    ///
+    /// # Errors
+    ///
+    /// When `STINT_REDIS_CA` cannot be read.
+    pub fn builder(&self) -> Result<StintBuilder> {
         let mut b = Stint::builder()
             .data_dir(&self.data_dir)
             .policy(self.policy())
@@ -264,6 +298,9 @@ impl Settings {
         }
         if let Some(url) = &self.redis_url {
             b = b.redis_url(url);
+        }
+        if let Some(pem) = self.redis_root_certificates()? {
+            b = b.redis_root_certificates(pem);
         }
         if let Some(secret) = &self.cookie_secret {
             b = b.cookie_secret(secret);
@@ -281,12 +318,12 @@ impl Settings {
             self.session_create_limit,
             self.honor_dnt,
         );
-        b.configure_layer(move |c| {
+        Ok(b.configure_layer(move |c| {
             c.with_visitor_ttl(Duration::from_secs(visitor_ttl))
                 .with_trust_proxy(trust_proxy)
                 .with_create_limit_per_minute(limit)
                 .with_privacy_signals(honor_dnt)
-        })
+        }))
     }
 
     /// The durable store's URL.

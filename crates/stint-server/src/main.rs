@@ -273,7 +273,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let stint = settings
-        .builder()
+        .builder()?
         .serve_config(args.serve_config())
         .build()
         .await?;

@@ -26,6 +26,7 @@ impl SqlStore {
                            WHERE leases.holder = excluded.holder OR leases.expires_at <= $4";
         on_pool!(self, |p, d| {
             let done = sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(name)
                 .bind(holder)
                 .bind(until.millis())
@@ -47,6 +48,7 @@ impl SqlStore {
         const SQL: &str = "UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2";
         on_pool!(self, |p, d| {
             sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(name)
                 .bind(holder)
                 .execute(p)

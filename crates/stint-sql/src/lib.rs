@@ -35,10 +35,12 @@ mod batch;
 mod journal;
 mod lease;
 pub mod migrate;
+mod postgres;
 mod rows;
 mod store;
 mod writer;
 
+pub use postgres::PostgresUrl;
 pub use store::SqlStore;
 pub use writer::{Writer, WriterConfig, WriterTask};
 

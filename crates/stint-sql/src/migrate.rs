@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use futures_util::future::BoxFuture;
+use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 use sqlx::{PgPool, SqliteConnection};
 
@@ -103,8 +104,7 @@ fn hex(s: &str) -> Vec<u8> {
 ///
 /// [`StoreError::Migrate`] naming the migration that failed; it is rolled back.
 pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    migrator(SQLITE, INITIAL_CHECKSUM_SQLITE)
-        .run(conn)
+    run(&migrator(SQLITE, INITIAL_CHECKSUM_SQLITE), conn)
         .await
         .map_err(|e| StoreError::Migrate(e.to_string()))
 }
@@ -113,14 +113,59 @@ pub async fn sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
 /// lock (several instances may start at once). A migration that fails is
 /// rolled back and stops here with its version named.
 ///
+/// Behind a transaction-mode pooler (`transaction_pooler`) a session's lock
+/// would stay with whichever server connection took it: the whole run is
+/// then one transaction that takes the same lock for itself
+/// (`pg_advisory_xact_lock`, which an instance migrating directly waits
+/// for too), and drops the statements the migrator prepared before it
+/// commits, since the server connection goes on to serve other clients.
+///
 /// # Errors
 ///
 /// As [`sqlite`].
-pub async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
-    migrator(POSTGRES, INITIAL_CHECKSUM_POSTGRES)
-        .run(pool)
+pub async fn postgres(pool: &PgPool, transaction_pooler: bool) -> Result<(), StoreError> {
+    let failed = |e: &dyn std::fmt::Display| StoreError::Migrate(e.to_string());
+    let mut migrator = migrator(POSTGRES, INITIAL_CHECKSUM_POSTGRES);
+    if !transaction_pooler {
+        return run(&migrator, pool).await.map_err(|e| failed(&e));
+    }
+    migrator.set_locking(false);
+    let mut tx = pool.begin().await.map_err(|e| failed(&e))?;
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .persistent(false)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(|e| StoreError::Migrate(e.to_string()))
+        .map_err(|e| failed(&e))?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .persistent(false)
+        .bind(lock_id(&database))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| failed(&e))?;
+    run(&migrator, &mut *tx).await.map_err(|e| failed(&e))?;
+    sqlx::raw_sql("DEALLOCATE ALL")
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| failed(&e))?;
+    tx.commit().await.map_err(|e| failed(&e))
+}
+
+/// `migrator.run(on)`, boxed as a `Send` future: left generic, the
+/// compiler cannot prove the caller's future `Send` for every lifetime, and
+/// [`SqlStore::connect`](crate::SqlStore::connect) could not be spawned.
+fn run<'a, A>(migrator: &'a Migrator, on: A) -> BoxFuture<'a, Result<(), MigrateError>>
+where
+    A: sqlx::Acquire<'a> + Send + 'a,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    Box::pin(migrator.run(on))
+}
+
+/// The key of sqlx's migration lock for `database` (as sqlx derives it), so
+/// that a run through a pooler and a direct one exclude each other.
+fn lock_id(database: &str) -> i64 {
+    const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    0x3d32_ad9e * i64::from(CRC.checksum(database.as_bytes()))
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -23,17 +24,23 @@ use stint_core::{Error, Policy, Result, SessionId, SessionRecord, Timestamp, Tok
 
 use crate::batch::Folded;
 use crate::rows::{self, RowExt, corrupt, session_columns};
-use crate::{StoreError, migrate};
+use crate::{PostgresUrl, StoreError, migrate};
 
 /// The connection pool of one backend.
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
-    Postgres(PgPool),
+    /// The pool, and whether a pooler in transaction mode stands between
+    /// (see [`PostgresUrl`](crate::PostgresUrl)).
+    Postgres(PgPool, bool),
 }
 
-/// Runs `$body` with `$p` bound to the pool (and `$d` to the dialect) of
+/// Runs `$body` with `$p` bound to a connection (and `$d` to the dialect) of
 /// whichever backend the store has; the body is compiled once per backend.
+/// Behind a transaction-mode pooler the connection is a transaction, so
+/// that the body's statements run on one server connection; it commits
+/// when the body is done (a body that returns early, on an error, rolls it
+/// back). `pool` binds `$p` to the pool itself.
 macro_rules! on_pool {
     ($store:expr, |$p:ident, $d:ident| $body:expr) => {
         on_pool!(@ &$store.pool, |$p, $d| $body)
@@ -41,17 +48,49 @@ macro_rules! on_pool {
     (writes $store:expr, |$p:ident, $d:ident| $body:expr) => {
         on_pool!(@ &$store.writes, |$p, $d| $body)
     };
-    (@ $pool:expr, |$p:ident, $d:ident| $body:expr) => {
-        match $pool {
+    (pool $store:expr, |$p:ident, $d:ident| $body:expr) => {
+        match &$store.pool {
             $crate::store::Pool::Sqlite($p) => {
                 #[allow(unused_variables)]
                 let $d = &$crate::store::SQLITE;
                 $body
             }
-            $crate::store::Pool::Postgres($p) => {
+            $crate::store::Pool::Postgres($p, _) => {
                 #[allow(unused_variables)]
                 let $d = &$crate::store::POSTGRES;
                 $body
+            }
+        }
+    };
+    (@ $pool:expr, |$p:ident, $d:ident| $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite(pool) => {
+                #[allow(unused_variables)]
+                let $d = &$crate::store::SQLITE;
+                let mut conn = pool.acquire().await.map_err(stint_core::Error::cold)?;
+                #[allow(unused_mut)]
+                let mut $p: &mut sqlx::SqliteConnection = &mut *conn;
+                $body
+            }
+            $crate::store::Pool::Postgres(pool, false) => {
+                #[allow(unused_variables)]
+                let $d = &$crate::store::POSTGRES;
+                let mut conn = pool.acquire().await.map_err(stint_core::Error::cold)?;
+                #[allow(unused_mut)]
+                let mut $p: &mut sqlx::PgConnection = &mut *conn;
+                $body
+            }
+            $crate::store::Pool::Postgres(pool, true) => {
+                #[allow(unused_variables)]
+                let $d = &$crate::store::POSTGRES_POOLED;
+                let mut tx = pool.begin().await.map_err(stint_core::Error::cold)?;
+                let out = {
+                    #[allow(unused_mut)]
+                    let mut $p: &mut sqlx::PgConnection = &mut *tx;
+                    $body
+                };
+                tx.commit().await.map_err(stint_core::Error::cold)?;
+                out
             }
         }
     };
@@ -115,6 +154,11 @@ macro_rules! close_expired {
 pub(crate) struct Dialect {
     /// The backend's name, for `/api/admin/stats`.
     pub(crate) name: &'static str,
+    /// Whether statements are prepared once per connection and kept
+    /// (named), or prepared for each run (unnamed): behind a
+    /// transaction-mode pooler a named statement would be looked for on a
+    /// server connection that never saw it.
+    pub(crate) persistent: bool,
     upsert_conflict: &'static str,
     /// How a batch of events is inserted, and what a repeated event id does.
     event_head: &'static str,
@@ -128,6 +172,7 @@ pub(crate) struct Dialect {
 
 pub(crate) const SQLITE: Dialect = Dialect {
     name: "sqlite",
+    persistent: true,
     upsert_conflict: upsert_conflict!("MAX"),
     // `OR IGNORE` rather than `ON CONFLICT DO NOTHING`: a statement that
     // cannot abort needs no statement journal, which otherwise copies every
@@ -154,6 +199,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 
 pub(crate) const POSTGRES: Dialect = Dialect {
     name: "postgres",
+    persistent: true,
     upsert_conflict: upsert_conflict!("GREATEST"),
     event_head: "INSERT INTO events (id, session_id, visitor_id, kind, page, product_id, metadata, at) ",
     event_tail: " ON CONFLICT (id) DO NOTHING",
@@ -175,6 +221,12 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     ),
 };
 
+/// PostgreSQL behind a transaction-mode pooler.
+pub(crate) const POSTGRES_POOLED: Dialect = Dialect {
+    persistent: false,
+    ..POSTGRES
+};
+
 /// The cold store. Clone it freely: it is a handle on a pool.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
@@ -192,6 +244,27 @@ const ROWS_PER_STATEMENT: usize = 256;
 
 fn cold(e: sqlx::Error) -> Error {
     Error::cold(e)
+}
+
+/// sqlx's error with its cause: a refused certificate says why only there
+/// ("invalid peer certificate: UnknownIssuer").
+fn connect_error(e: &sqlx::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    if message.contains("unsupported startup parameter") {
+        message.push_str(
+            " (a pooler in transaction mode, such as PgBouncer? add pgbouncer=true to DATABASE_URL)",
+        );
+    }
+    message
 }
 
 fn ms(t: Timestamp) -> i64 {
@@ -263,13 +336,15 @@ impl SqlStore {
                 .await
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
         }
-        let open = |connections: u32| {
-            SqlitePoolOptions::new()
-                .max_connections(connections)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options.clone())
+        let open = |connections: u32| -> BoxFuture<'static, Result<SqlitePool, sqlx::Error>> {
+            Box::pin(
+                SqlitePoolOptions::new()
+                    .max_connections(connections)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options.clone()),
+            )
         };
         // An in-memory database lives in one connection.
         let pool = open(if in_memory { 1 } else { 8 })
@@ -294,15 +369,15 @@ impl SqlStore {
     }
 
     async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
-        let options =
-            PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+        let url = PostgresUrl::parse(url)?;
+        let options = url.options().clone();
         // One connection first: the pool would only report that it timed
         // out, where this says why (connection refused, no such database,
-        // authentication failed).
+        // authentication failed, a certificate that does not verify).
         let probe = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&options))
             .await
             .map_err(|_| StoreError::Connect("no answer from the server within 10 s".to_owned()))?
-            .map_err(|e| StoreError::Connect(e.to_string()))?;
+            .map_err(|e| StoreError::Connect(connect_error(&e)))?;
         let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -311,23 +386,27 @@ impl SqlStore {
             .idle_timeout(Duration::from_secs(300))
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Connect(e.to_string()))?;
-        migrate::postgres(&pool).await?;
+            .map_err(|e| StoreError::Connect(connect_error(&e)))?;
+        migrate::postgres(&pool, url.transaction_pooler()).await?;
         Ok(Self {
-            pool: Pool::Postgres(pool.clone()),
-            writes: Pool::Postgres(pool),
+            pool: Pool::Postgres(pool.clone(), url.transaction_pooler()),
+            writes: Pool::Postgres(pool, url.transaction_pooler()),
         })
     }
 
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
-        on_pool!(self, |_p, d| d.name)
+        on_pool!(pool self, |_p, d| d.name)
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
-        on_pool!(self, |p, d| p.close().await);
-        on_pool!(writes self, |p, d| p.close().await);
+        for pool in [&self.pool, &self.writes] {
+            match pool {
+                Pool::Sqlite(p) => p.close().await,
+                Pool::Postgres(p, _) => p.close().await,
+            }
+        }
     }
 
     async fn write_batch(&self, f: &Folded<'_>) -> Result<()> {
@@ -371,7 +450,7 @@ impl SqlStore {
                         .push_bind(data);
                 });
                 q.push(d.upsert_conflict);
-                q.build().execute(&mut *tx).await.map_err(cold)?;
+                q.build().persistent(d.persistent).execute(&mut *tx).await.map_err(cold)?;
             }
             for chunk in f.events.chunks(ROWS_PER_STATEMENT) {
                 let mut q = QueryBuilder::new(d.event_head);
@@ -386,7 +465,7 @@ impl SqlStore {
                         .push_bind(ms(e.at));
                 });
                 q.push(d.event_tail);
-                q.build().execute(&mut *tx).await.map_err(cold)?;
+                q.build().persistent(d.persistent).execute(&mut *tx).await.map_err(cold)?;
             }
             let activity: Vec<_> = f.activity.iter().collect();
             for chunk in activity.chunks(ROWS_PER_STATEMENT) {
@@ -400,10 +479,11 @@ impl SqlStore {
                         .push_unseparated(if d.name == "postgres" { "::BIGINT" } else { "" });
                 });
                 q.push(d.activity_tail);
-                q.build().execute(&mut *tx).await.map_err(cold)?;
+                q.build().persistent(d.persistent).execute(&mut *tx).await.map_err(cold)?;
             }
             for (id, at, reason) in &f.ends {
                 sqlx::query(d.end)
+                    .persistent(d.persistent)
                     .bind(ms(*at))
                     .bind(reason.as_str())
                     .bind(id.to_string())
@@ -433,6 +513,7 @@ impl HistoryStore for SqlStore {
         );
         on_pool!(self, |p, d| {
             let row = sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(token.as_bytes().to_vec())
                 .fetch_optional(p)
                 .await
@@ -445,6 +526,7 @@ impl HistoryStore for SqlStore {
         const SQL: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
         on_pool!(self, |p, d| {
             let row = sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(id.to_string())
                 .fetch_optional(p)
                 .await
@@ -461,6 +543,7 @@ impl HistoryStore for SqlStore {
         );
         on_pool!(self, |p, d| {
             let Some(row) = sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(id.to_string())
                 .fetch_optional(p)
                 .await
@@ -481,6 +564,7 @@ impl HistoryStore for SqlStore {
         // lifetime; judged by the caller's clock, not the database's.
         on_pool!(self, |p, d| {
             let rows = sqlx::query(d.sessions)
+                .persistent(d.persistent)
                 .bind(q.customer_id.as_deref())
                 .bind(q.visitor_id.map(|v| v.to_string()))
                 .bind(q.converted.map(i64::from))
@@ -501,6 +585,7 @@ impl HistoryStore for SqlStore {
                            WHERE session_id = $1 ORDER BY at, id";
         on_pool!(self, |p, d| {
             let rows = sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(id.to_string())
                 .fetch_all(p)
                 .await
@@ -517,6 +602,7 @@ impl HistoryStore for SqlStore {
         );
         on_pool!(self, |p, d| {
             let rows = sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(customer_id)
                 .bind(ms(since))
                 .fetch_all(p)
@@ -529,6 +615,7 @@ impl HistoryStore for SqlStore {
     async fn close_expired(&self, now: Timestamp, policy: &Policy) -> Result<u64> {
         on_pool!(self, |p, d| {
             let done = sqlx::query(d.close_expired)
+                .persistent(d.persistent)
                 .bind(stint_core::duration_millis(policy.idle_timeout))
                 .bind(stint_core::duration_millis(policy.max_age))
                 .bind(ms(now))
@@ -544,7 +631,11 @@ impl HistoryStore for SqlStore {
                            (SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL) AS open_sessions, \
                            (SELECT COUNT(*) FROM events) AS events";
         on_pool!(self, |p, d| {
-            let row = sqlx::query(SQL).fetch_one(p).await.map_err(cold)?;
+            let row = sqlx::query(SQL)
+                .persistent(d.persistent)
+                .fetch_one(p)
+                .await
+                .map_err(cold)?;
             let n = |c: &str| row.int(c).map(|v| u64::try_from(v).unwrap_or(0));
             Ok(ColdStats {
                 sessions: n("sessions")?,
@@ -556,7 +647,11 @@ impl HistoryStore for SqlStore {
 
     async fn ping(&self) -> Result<()> {
         on_pool!(self, |p, d| {
-            sqlx::query("SELECT 1").execute(p).await.map_err(cold)?;
+            sqlx::query("SELECT 1")
+                .persistent(d.persistent)
+                .execute(p)
+                .await
+                .map_err(cold)?;
             Ok(())
         })
     }
@@ -586,14 +681,16 @@ impl AnalyticsStore for SqlStore {
              ORDER BY e.at, e.id";
         on_pool!(self, |p, d| {
             let sessions = sqlx::query(SESSIONS)
+                .persistent(d.persistent)
                 .bind(ms(from))
                 .bind(ms(to))
-                .fetch_all(p)
+                .fetch_all(&mut *p)
                 .await
                 .map_err(cold)?;
             // Page views are most events: they come only when asked for.
             let pattern = pages.map(|p| format!("{}%", p.replace(['%', '_'], "")));
             let events = sqlx::query(EVENTS)
+                .persistent(d.persistent)
                 .bind(ms(from))
                 .bind(ms(to))
                 .bind(pattern.is_some())
@@ -622,6 +719,7 @@ impl AnalyticsStore for SqlStore {
             for day in days {
                 let f = &day.figures;
                 sqlx::query(SQL)
+                    .persistent(d.persistent)
                     .bind(&day.date)
                     .bind(count(f.visitors))
                     .bind(count(f.sessions))
@@ -646,6 +744,7 @@ impl AnalyticsStore for SqlStore {
              conversions, conversion_rate, revenue FROM daily_metrics WHERE date >= $1 AND date <= $2 ORDER BY date";
         on_pool!(self, |p, d| {
             let rows = sqlx::query(SQL)
+                .persistent(d.persistent)
                 .bind(from)
                 .bind(to)
                 .fetch_all(p)
@@ -670,14 +769,24 @@ impl PrivacyStore for SqlStore {
                     list.push_bind(id.clone());
                 }
                 q.push(")");
-                q.build().execute(&mut *tx).await.map_err(cold)?;
+                q.build()
+                    .persistent(d.persistent)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(cold)?;
                 let mut q = QueryBuilder::new("DELETE FROM sessions WHERE id IN (");
                 let mut list = q.separated(", ");
                 for id in &ids {
                     list.push_bind(id.clone());
                 }
                 q.push(")");
-                erased += q.build().execute(&mut *tx).await.map_err(cold)?.rows_affected();
+                erased += q
+                    .build()
+                    .persistent(d.persistent)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(cold)?
+                    .rows_affected();
             }
             tx.commit().await.map_err(cold)?;
         });
@@ -687,6 +796,7 @@ impl PrivacyStore for SqlStore {
     async fn delete_events_before(&self, before: Timestamp) -> Result<u64> {
         on_pool!(self, |p, d| {
             let done = sqlx::query("DELETE FROM events WHERE at < $1")
+                .persistent(d.persistent)
                 .bind(ms(before))
                 .execute(p)
                 .await

@@ -107,6 +107,7 @@ pub struct StintBuilder {
     data_dir: PathBuf,
     durable: Durable,
     redis_url: Option<String>,
+    redis_roots: Option<Vec<u8>>,
     redis_prefix: String,
     keys: Option<Result<CookieKeys, KeyError>>,
     policy: Policy,
@@ -139,6 +140,7 @@ impl Default for StintBuilder {
             data_dir: PathBuf::from("data"),
             durable: Durable::Default,
             redis_url: None,
+            redis_roots: None,
             redis_prefix: "stint:".to_owned(),
             keys: None,
             policy: Policy::default(),
@@ -182,12 +184,23 @@ impl StintBuilder {
     }
 
     /// Shares live sessions through Redis: `redis://HOST:PORT` for one
-    /// server, or a comma-separated list of the nodes of a Redis Cluster.
-    /// While Redis is down, sessions are served from a local tier read
-    /// through from the durable store, and handed back when it returns.
-    /// Default: an in-process hot tier, which only this process can use.
+    /// server, or a comma-separated list of the nodes of a Redis Cluster;
+    /// `rediss://` for Redis over TLS (the managed services' way), with a
+    /// user and password in the URL where the server wants them
+    /// (`rediss://USER:PASSWORD@HOST:PORT`). While Redis is down, sessions
+    /// are served from a local tier read through from the durable store,
+    /// and handed back when it returns. Default: an in-process hot tier,
+    /// which only this process can use.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
+        self
+    }
+
+    /// The certificate authorities (PEM) a `rediss://` server's certificate
+    /// must chain to, in place of the system's roots: for a private CA.
+    /// A server whose certificate does not verify is treated as down.
+    pub fn redis_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.redis_roots = Some(pem.into());
         self
     }
 
@@ -352,6 +365,7 @@ impl StintBuilder {
             Some(url) => {
                 let mut options = RedisOptions::new(self.policy);
                 options.prefix = self.redis_prefix.clone();
+                options.root_certificates = self.redis_roots.clone();
                 Some(Arc::new(
                     RedisStore::open(url, options).map_err(BuildError::Redis)?,
                 ))

@@ -90,11 +90,23 @@ impl Server {
         if let Some(url) = postgres_database(dir) {
             cmd.env("DATABASE_URL", url);
         }
+        let mut redis_url = None;
         if let Some((url, prefix)) = redis_for(dir).filter(|_| shared_hot) {
-            cmd.env("REDIS_URL", url).env("STINT_REDIS_PREFIX", prefix);
+            cmd.env("REDIS_URL", &url).env("STINT_REDIS_PREFIX", prefix);
+            redis_url = Some(url);
         }
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        // The test command's CA, for the Redis over TLS the test runs on
+        // (unless it names a CA, or another Redis, itself).
+        let named = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let redis_url = named("REDIS_URL").or(redis_url);
+        if redis_url.is_some_and(|u| u.starts_with("rediss://")) && named("STINT_REDIS_CA").is_none() {
+            cmd.env(
+                "STINT_REDIS_CA",
+                std::env::var("STINT_TEST_TLS_CA").expect("STINT_TEST_TLS_CA is not set: run scripts/test"),
+            );
         }
         let mut child = cmd.spawn().expect("start stint");
         let stdout = child.stdout.take().unwrap();
@@ -275,15 +287,16 @@ impl Drop for Server {
     }
 }
 
-/// With `STINT_TEST_HOT=redis` (or `redis-cluster`): the Redis server (or
-/// cluster) the test command started, and a key prefix of this data
-/// directory's own, kept for restarts.
+/// With `STINT_TEST_HOT=redis` (or `redis-cluster`, or
+/// `redis-cluster-tls`): the Redis server (or cluster) the test command
+/// started, and a key prefix of this data directory's own, kept for restarts.
 fn redis_for(dir: &Path) -> Option<(String, String)> {
     let var = match std::env::var("STINT_TEST_HOT").ok()?.as_str() {
         "redis" => "STINT_TEST_REDIS_URL",
         "redis-cluster" => "STINT_TEST_REDIS_CLUSTER",
+        "redis-cluster-tls" => "STINT_TEST_REDIS_TLS_CLUSTER",
         "memory" => return None,
-        other => panic!("STINT_TEST_HOT={other}: expected memory, redis or redis-cluster"),
+        other => panic!("STINT_TEST_HOT={other}: expected memory, redis, redis-cluster or redis-cluster-tls"),
     };
     let url = std::env::var(var)
         .unwrap_or_else(|_| panic!("{var} is not set: run scripts/test, which starts Redis"));
@@ -367,27 +380,43 @@ impl Drop for RedisServer {
     }
 }
 
-/// With `STINT_TEST_BACKEND=postgres`: the URL of the PostgreSQL database of
-/// this data directory, created on first use (so a restart finds it again).
+/// With `STINT_TEST_BACKEND=postgres` (or `pgbouncer`: through PgBouncer in
+/// transaction mode, over TLS): the URL of the PostgreSQL database of this
+/// data directory, created on first use (so a restart finds it again).
 fn postgres_database(dir: &Path) -> Option<String> {
-    if std::env::var("STINT_TEST_BACKEND").ok().as_deref() != Some("postgres") {
-        return None;
+    match std::env::var("STINT_TEST_BACKEND").ok().as_deref() {
+        Some("postgres") => Some(create_postgres_database(dir)),
+        Some("pgbouncer") => Some(database_of(dir, "STINT_TEST_PGBOUNCER_URL")),
+        _ => None,
     }
-    Some(create_postgres_database(dir))
 }
 
 /// A fresh PostgreSQL database for the data directory `dir` (the same one
 /// again if `dir` already has one).
 pub fn create_postgres_database(dir: &Path) -> String {
+    database_of(dir, "STINT_TEST_POSTGRES_URL")
+}
+
+/// The database of `dir` on the test server, reached as `via` says; made
+/// on first use.
+fn database_of(dir: &Path, via: &str) -> String {
     let marker = dir.join("postgres-url");
     if let Ok(url) = std::fs::read_to_string(&marker) {
         return url;
     }
-    let admin = std::env::var("STINT_TEST_POSTGRES_URL")
-        .expect("STINT_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL");
+    let url = create_database_via("STINT_TEST_POSTGRES_URL", via);
+    std::fs::write(&marker, &url).unwrap();
+    url
+}
+
+/// A fresh database on the server whose admin URL `admin` (a variable)
+/// holds, as `via` (another variable: the same server over TLS, or a pooler
+/// in front of it) reaches it: its URL, with `via`'s parameters.
+pub fn create_database_via(admin: &str, via: &str) -> String {
+    let var = |v: &str| std::env::var(v).unwrap_or_else(|_| panic!("{v} is not set: run scripts/test"));
+    let (admin_url, via_url) = (var(admin), var(via));
     let name = format!("stint_e2e_{}", uuid::Uuid::new_v4().simple());
     let sql = format!("CREATE DATABASE {name}");
-    let admin_url = admin.clone();
     // The callers run inside a runtime; this runs on its own thread and runtime.
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -406,10 +435,14 @@ pub fn create_postgres_database(dir: &Path) -> String {
     })
     .join()
     .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-    std::fs::write(&marker, &url).unwrap();
-    url
+    let (base, query) = via_url
+        .split_once('?')
+        .map_or((via_url.as_str(), None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').unwrap();
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
 }
 
 /// Stops (`stop`) or starts (`start`) the test PostgreSQL server.

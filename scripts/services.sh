@@ -308,6 +308,14 @@ INI
   echo "== $("$bouncer" --version | head -n 1) (transaction pooling, TLS) on 127.0.0.1:$port"
 }
 
+# nginx, for the gateway's test (deploy/nginx/stint.conf in front of a test
+# upstream); the test starts its own nginx on a free port.
+ensure_nginx() {
+  [ -x /usr/sbin/nginx ] || apt_install nginx
+  export STINT_TEST_NGINX=/usr/sbin/nginx
+  echo "== $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //')"
+}
+
 # Chromium and playwright-core, for the dashboard's browser test.
 ensure_browser() {
   if [ ! -x /usr/bin/chromium ]; then

@@ -126,6 +126,31 @@ impl SessionConfig {
         self
     }
 
+    /// Checks that setting `set` in `data` keeps within the data's bounds
+    /// (key length, number of keys, size of a value), as
+    /// [`Session::insert`](crate::Session::insert) does; the message says
+    /// which bound a change breaks.
+    ///
+    /// # Errors
+    ///
+    /// The first bound broken, in words.
+    pub fn check_data<'a>(
+        &self,
+        data: &serde_json::Map<String, serde_json::Value>,
+        set: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+    ) -> Result<(), String> {
+        let limits = crate::session::DataLimits {
+            max_keys: self.data_max_keys,
+            max_value_bytes: self.data_max_value_bytes,
+        };
+        let mut after = data.clone();
+        for (key, value) in set {
+            limits.check(&after, key, value)?;
+            after.insert(key.clone(), serde_json::Value::Null);
+        }
+        Ok(())
+    }
+
     /// Bounds a session's data: at most `max_keys` keys, each value at most
     /// `max_value_bytes` as JSON.
     #[must_use]

@@ -15,7 +15,7 @@ use http::header::{COOKIE, REFERER, SET_COOKIE, USER_AGENT};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request};
 use stint_core::context::{AgentParser, RequestInfo, client_ip};
-use stint_core::{Attributes, Engine, Hit, Timestamp, VisitorId};
+use stint_core::{Attributes, Engine, Hit, Timestamp, Token, VisitorId};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -72,6 +72,48 @@ impl SessionLayer {
     }
 }
 
+impl SessionLayer {
+    /// Finds or starts the session of a request whose head is `head`, as
+    /// the layer does before a handler: its cookies, user agent, client
+    /// address (a [`ConnectInfo`] in its extensions, or the forwarding
+    /// headers when `trust_proxy` is set), method and URI decide, under the
+    /// same rules (sliding timeout, rotation grace window, creation limit,
+    /// bots, privacy signals, the page view). For services that receive a
+    /// request on another's behalf: a session API, a gateway. Pass the
+    /// session to [`SessionLayer::finish`] once done with it.
+    pub async fn resolve(&self, head: &Parts) -> Session {
+        self.shared.open(head).await
+    }
+
+    /// Saves what changed in `session` and appends the `Set-Cookie` headers
+    /// the browser is to get to `headers`, as the layer does after a
+    /// handler.
+    pub async fn finish(&self, session: &Session, headers: &mut HeaderMap) {
+        self.shared.close(session, headers).await;
+    }
+
+    /// The `Set-Cookie` value that hands `token` to the browser: signed with
+    /// the current key, with the session cookie's attributes.
+    pub fn session_cookie(&self, token: &Token) -> String {
+        let cfg = &self.shared.config;
+        let now_secs = self.shared.engine.now().unix_secs();
+        self.shared.session_cookie(
+            cfg.keys.sign(&cfg.session_cookie, token, now_secs),
+            self.shared.engine.policy().idle_timeout,
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clear_session_cookie(&self) -> String {
+        self.shared.session_cookie(String::new(), Duration::ZERO)
+    }
+
+    /// The settings the layer runs with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.shared.config
+    }
+}
+
 impl<S> Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 
@@ -120,6 +162,13 @@ where
         })
     }
 }
+
+/// Marks a request head that another service forwarded (for
+/// [`SessionLayer::resolve`]): its client address is the one that service
+/// named in a [`ConnectInfo`], or none when it named none, which is then
+/// not a wiring mistake worth a warning.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Forwarded;
 
 /// The two cookies of a request, as sent.
 fn read_cookies<'a>(headers: &'a HeaderMap, config: &SessionConfig) -> (Option<&'a str>, Option<&'a str>) {
@@ -207,6 +256,8 @@ impl Shared {
                             set_visitor,
                             analytics,
                             limits,
+                            bot: false,
+                            created: false,
                         },
                     );
                 }
@@ -216,7 +267,7 @@ impl Shared {
         }
 
         let peer = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        if peer.is_none() && !cfg.trust_proxy {
+        if peer.is_none() && !cfg.trust_proxy && req.extensions.get::<Forwarded>().is_none() {
             self.warn_no_peer();
         }
         let info = RequestInfo {
@@ -231,7 +282,7 @@ impl Shared {
             country: header(headers, "cf-ipcountry"),
         };
         let visitor = visitor_from_cookie.unwrap_or_else(VisitorId::new);
-        let unstored = |engine: &Engine, attributes| {
+        let unstored = |engine: &Engine, attributes, bot| {
             Session::new(
                 engine.clone(),
                 State {
@@ -244,6 +295,8 @@ impl Shared {
                     set_visitor: false,
                     analytics,
                     limits,
+                    bot,
+                    created: false,
                 },
             )
         };
@@ -253,14 +306,14 @@ impl Shared {
                 .map(|ua| self.agents.classify(ua).browser.clone())
                 .unwrap_or_default();
             metrics::counter!("stint_bot_requests_total", "family" => family).increment(1);
-            return unstored(engine, info.attributes(self.agents));
+            return unstored(engine, info.attributes(self.agents), true);
         }
         let ip: Option<IpAddr> = client_ip(info.peer, info.forwarded_for, info.real_ip, info.trust_proxy);
         if let (Some(limit), Some(ip)) = (&self.limit, ip)
             && !limit.allow(ip)
         {
             metrics::counter!("stint_sessions_rate_limited_total").increment(1);
-            return unstored(engine, info.attributes(self.agents));
+            return unstored(engine, info.attributes(self.agents), false);
         }
         // A visitor who asked not to be tracked leaves no device, address or
         // attribution behind.
@@ -284,12 +337,14 @@ impl Shared {
                         set_visitor: visitor_from_cookie.is_none(),
                         analytics,
                         limits,
+                        bot: false,
+                        created: true,
                     },
                 )
             }
             Err(e) => {
                 tracing::warn!(error = %e, "session could not be stored; serving without one");
-                unstored(engine, attributes)
+                unstored(engine, attributes, false)
             }
         }
     }

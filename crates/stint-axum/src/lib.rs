@@ -71,5 +71,5 @@ mod session;
 pub use config::SessionConfig;
 pub use cookies::{CookieKeys, KeyError};
 pub use error::{AuthenticationRequired, MissingSessionLayer, SessionError};
-pub use layer::{SessionLayer, SessionService};
+pub use layer::{Forwarded, SessionLayer, SessionService};
 pub use session::{CustomerSession, Session};

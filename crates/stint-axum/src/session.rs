@@ -37,6 +37,10 @@ pub(crate) struct State {
     /// The visitor allows analytics (no Do Not Track / Global Privacy Control).
     pub(crate) analytics: bool,
     pub(crate) limits: DataLimits,
+    /// The request came from a crawler.
+    pub(crate) bot: bool,
+    /// The session was started by this request.
+    pub(crate) created: bool,
 }
 
 /// Bounds on a session's data, so that one session cannot fill the hot store.
@@ -50,7 +54,12 @@ pub(crate) struct DataLimits {
 const MAX_KEY_LEN: usize = 128;
 
 impl DataLimits {
-    fn check(&self, data: &serde_json::Map<String, Value>, key: &str, value: &Value) -> Result<(), String> {
+    pub(crate) fn check(
+        &self,
+        data: &serde_json::Map<String, Value>,
+        key: &str,
+        value: &Value,
+    ) -> Result<(), String> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(format!("session data keys have 1 to {MAX_KEY_LEN} bytes"));
         }
@@ -127,6 +136,17 @@ impl Session {
     /// Whether a customer is signed in.
     pub fn is_customer(&self) -> bool {
         self.state.lock().record.kind == SessionKind::Customer
+    }
+
+    /// Whether this request started the session (rather than resuming it).
+    pub fn is_new(&self) -> bool {
+        self.state.lock().created
+    }
+
+    /// Whether the request came from a crawler (the session is then not
+    /// stored, see [`Session::is_stored`]).
+    pub fn is_bot(&self) -> bool {
+        self.state.lock().bot
     }
 
     /// Whether the session is kept in the stores. It is not for bots and for
@@ -253,6 +273,7 @@ impl Session {
         let mut st = self.state.lock();
         st.stored = true;
         st.ended = false;
+        st.created = true;
         st.cookie = CookieAction::Set(token);
         st.set_visitor = true;
         Ok(record.id)

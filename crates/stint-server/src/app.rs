@@ -24,8 +24,10 @@ pub fn router(state: AppState, session: SessionLayer) -> Router {
     let storefront = routes::storefront::router()
         .layer(session)
         .route_layer(measured());
+    let v1 = routes::v1::router(state.clone()).route_layer(measured());
     Router::new()
         .nest("/api/storefront", storefront)
+        .nest("/api/v1", v1)
         .nest(
             "/api/admin",
             routes::admin::router(state.clone()).route_layer(measured()),

@@ -101,6 +101,17 @@ pub struct Settings {
     )]
     pub admin_token: Option<String>,
 
+    /// Keys of the session API and the gateway (`/api/v1/*`), comma-separated:
+    /// any of them is accepted (rotation).
+    #[arg(
+        long,
+        env = "STINT_SERVICE_KEY",
+        value_name = "STINT_SERVICE_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub service_key: Option<String>,
+
     /// Take the client address from `X-Forwarded-For` / `X-Real-IP`.
     #[arg(long, env = "TRUST_PROXY", value_name = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub trust_proxy: bool,
@@ -338,6 +349,33 @@ impl Settings {
     pub fn ensure_data_dir(&self) -> Result<()> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("STINT_DATA_DIR: cannot create {}", self.data_dir.display()))
+    }
+
+    /// The keys of the session API: `STINT_SERVICE_KEY`'s; in development,
+    /// one generated and kept in the data directory when it is unset; in
+    /// production, none (the routes answer 404) when it is unset.
+    ///
+    /// # Errors
+    ///
+    /// A key shorter than 16 characters; a kept key that cannot be written.
+    pub fn service_keys(&self) -> Result<Vec<String>> {
+        if let Some(raw) = &self.service_key {
+            let keys: Vec<String> = raw.split(',').map(|k| k.trim().to_owned()).collect();
+            if keys.iter().any(|k| k.len() < 16) {
+                bail!("STINT_SERVICE_KEY: each key needs 16 characters or more");
+            }
+            return Ok(keys);
+        }
+        if self.mode == Mode::Production {
+            return Ok(Vec::new());
+        }
+        let path = self.data_dir.join("service_key");
+        let (key, created) =
+            stint::kept_secret(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        if created {
+            println!("service key (kept in {}): {key}", path.display());
+        }
+        Ok(vec![key])
     }
 
     /// The admin token: configured, or (development) generated once, printed

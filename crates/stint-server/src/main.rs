@@ -269,6 +269,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         }
         settings.admin_token()?
     };
+    let service_keys = settings.service_keys()?;
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
@@ -288,6 +289,8 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
         shop: shop.clone(),
         writer: stint.writer().clone(),
         admin_token: admin_token.into(),
+        service_keys: service_keys.into(),
+        layer: stint.layer(),
         metrics,
         tier: stint.failover().cloned(),
         memory: stint.memory_tier().clone(),

@@ -19,6 +19,11 @@ pub struct AppState {
     pub writer: Writer,
     /// The admin bearer token.
     pub admin_token: Arc<str>,
+    /// The keys of the session API and the gateway; none: those routes are off.
+    pub service_keys: Arc<[String]>,
+    /// The session layer, which the session API and the gateway run for
+    /// the requests they are told about.
+    pub layer: stint_axum::SessionLayer,
     /// The Prometheus exporter.
     pub metrics: PrometheusHandle,
     /// The in-process tier (with Redis, the local one).

@@ -3,3 +3,4 @@
 pub mod admin;
 pub mod ops;
 pub mod storefront;
+pub mod v1;

@@ -276,6 +276,39 @@ impl Server {
         }
         panic!("expected {n} events, found {}: {last:?}", last.len());
     }
+
+    /// The types of the first `n` events of `session` (waiting for them).
+    pub async fn event_kinds(&self, session: &str, n: usize) -> Vec<String> {
+        self.events(session, n)
+            .await
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The pages of the page views among the first `n` events of `session`.
+    pub async fn event_pages(&self, session: &str, n: usize) -> Vec<String> {
+        self.events(session, n)
+            .await
+            .iter()
+            .filter_map(|e| e["page"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// A session API call with `key`: its status and JSON answer.
+    pub async fn service_call(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self.plain().request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        json(r.send().await.unwrap()).await
+    }
 }
 
 impl Drop for Server {

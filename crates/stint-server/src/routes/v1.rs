@@ -1,0 +1,601 @@
+//! Stint for backends in any language: the session API (`/api/v1/sessions`,
+//! `/api/v1/customers`) and the gateway (`/api/v1/auth`) for nginx
+//! `auth_request`, Traefik `ForwardAuth` and Envoy `ext_authz`.
+//!
+//! Both answer for a browser request that reached another service: that
+//! service forwards what the browser sent, and Stint does exactly what its
+//! session layer does for a request of its own ([`SessionLayer::resolve`]
+//! and [`SessionLayer::finish`]), with the same rules and the same one round
+//! trip to the hot store. The cookie token never appears in a JSON body:
+//! only in the `Set-Cookie` values, which the caller passes on unchanged.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, REFERER, SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use stint_axum::{Session, SessionLayer};
+use stint_core::event::{MAX_KIND_LEN, kinds};
+use stint_core::store::DataOp;
+use stint_core::{Event, SessionId, SessionKind, SessionRecord};
+use subtle::ConstantTimeEq;
+
+use crate::api::{ApiError, ApiResult, Json, Reply, created, ok};
+use crate::state::AppState;
+
+/// The routes under `/api/v1`, behind the service key.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/auth", any(gateway))
+        // Envoy's ext_authz puts the original path after its prefix.
+        .route("/auth/{*original}", any(gateway))
+        .route("/sessions/resolve", post(resolve))
+        .route("/sessions/{id}", get(session))
+        .route("/sessions/{id}/login", post(login))
+        .route("/sessions/{id}/logout", post(logout))
+        .route("/sessions/{id}/convert", post(convert))
+        .route("/sessions/{id}/events", post(track))
+        .route("/sessions/{id}/data", get(data).patch(update_data))
+        .route(
+            "/customers/{id}/sessions",
+            get(customer_sessions).delete(revoke_customer_sessions),
+        )
+        .fallback(|| async { ApiError::NotFound("Not found".into()) })
+        .layer(middleware::from_fn_with_state(state, require_key))
+}
+
+/// Lets through requests bearing one of the service keys (compared in
+/// constant time). Without keys (production without `STINT_SERVICE_KEY`)
+/// the routes do not exist.
+async fn require_key(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if app.service_keys.is_empty() {
+        return ApiError::NotFound("Not found".into()).into_response();
+    }
+    let presented = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let valid = presented.is_some_and(|p| {
+        // Every key is compared, so that the time taken does not say which matched.
+        app.service_keys
+            .iter()
+            .fold(false, |any, k| any | bool::from(p.as_bytes().ct_eq(k.as_bytes())))
+    });
+    if !valid {
+        return ApiError::Unauthorized("Service key required").into_response();
+    }
+    next.run(req).await
+}
+
+/// A browser request as a backend forwards it (`POST /api/v1/sessions/resolve`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Forwarded {
+    /// The browser's raw `Cookie` header.
+    cookie: Option<String>,
+    user_agent: Option<String>,
+    /// The client's address.
+    ip: Option<String>,
+    method: Option<String>,
+    /// Path and query.
+    url: Option<String>,
+    referrer: Option<String>,
+    dnt: Option<bool>,
+    gpc: Option<bool>,
+    /// Whether the request counts as a page view (default: a `GET`).
+    page_view: Option<bool>,
+}
+
+/// `resolve`'s answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Resolved {
+    session: Option<SessionRecord>,
+    set_cookie: Vec<String>,
+    created: bool,
+    bot: bool,
+}
+
+/// The head of the request the browser sent, rebuilt from what a backend
+/// forwarded, for [`SessionLayer::resolve`]. A value that cannot be what a
+/// browser sent is refused with the field named.
+fn forwarded_head(f: &Forwarded, layer: &SessionLayer) -> ApiResult<axum::http::request::Parts> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let method = match &f.method {
+        Some(m) => Method::from_bytes(m.as_bytes())
+            .map_err(|_| bad(format!("method: {m:?} is not an HTTP method")))?,
+        None => Method::GET,
+    };
+    // The layer counts a page view for a GET: the method it sees says
+    // whether this request is one.
+    let page_view = f.page_view.unwrap_or(method == Method::GET);
+    let url = f.url.as_deref().unwrap_or("/");
+    if !url.starts_with('/') || url.len() > crate::app::MAX_HEADERS {
+        return Err(bad("url: a path and query, starting with /".to_owned()));
+    }
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| bad("url: a path and query, starting with /".to_owned()))?;
+    let mut request = axum::http::Request::builder()
+        .method(if page_view { Method::GET } else { Method::POST })
+        .uri(uri)
+        .body(())
+        .map_err(|e| bad(e.to_string()))?;
+    request.extensions_mut().insert(stint_axum::Forwarded);
+    let headers = request.headers_mut();
+    let max_cookie = layer.config().max_cookie_header;
+    let mut put = |name: HeaderName, field: &str, value: Option<&str>| -> ApiResult<()> {
+        if let Some(v) = value {
+            let v =
+                HeaderValue::from_str(v).map_err(|_| bad(format!("{field}: not a valid header value")))?;
+            headers.insert(name, v);
+        }
+        Ok(())
+    };
+    if let Some(c) = &f.cookie
+        && c.len() > max_cookie
+    {
+        return Err(ApiError::Body(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("cookie: at most {max_cookie} bytes"),
+        ));
+    }
+    put(COOKIE, "cookie", f.cookie.as_deref())?;
+    put(USER_AGENT, "userAgent", f.user_agent.as_deref())?;
+    put(REFERER, "referrer", f.referrer.as_deref())?;
+    put(
+        HeaderName::from_static("dnt"),
+        "dnt",
+        f.dnt.filter(|d| *d).map(|_| "1"),
+    )?;
+    put(
+        HeaderName::from_static("sec-gpc"),
+        "gpc",
+        f.gpc.filter(|g| *g).map(|_| "1"),
+    )?;
+    if let Some(ip) = &f.ip {
+        let ip: IpAddr = ip
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("ip: {ip:?} is not an IP address")))?;
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(ip, 0)));
+    }
+    Ok(request.into_parts().0)
+}
+
+/// What the layer does around a handler, for the forwarded request: the
+/// session, and the `Set-Cookie` values for the browser.
+async fn resolve_head(layer: &SessionLayer, head: &axum::http::request::Parts) -> (Session, Vec<String>) {
+    let session = layer.resolve(head).await;
+    let mut headers = HeaderMap::new();
+    layer.finish(&session, &mut headers).await;
+    let cookies = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    (session, cookies)
+}
+
+async fn resolve(State(app): State<AppState>, Json(f): Json<Forwarded>) -> ApiResult<Reply<Resolved>> {
+    let head = forwarded_head(&f, &app.layer)?;
+    let (session, set_cookie) = resolve_head(&app.layer, &head).await;
+    let bot = session.is_bot();
+    Ok(ok(Resolved {
+        session: (!bot).then(|| session.record()),
+        set_cookie,
+        created: session.is_new(),
+        bot,
+    }))
+}
+
+/// `X-Forwarded-For`'s last address (the one the proxy asking saw; those
+/// before it are the client's word), else `X-Real-IP`.
+fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("x-forwarded-for")
+        .and_then(|v| v.rsplit(',').next())
+        .or_else(|| header("x-real-ip"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `?require=customer`.
+#[derive(Debug, Deserialize)]
+struct Requirement {
+    require: Option<String>,
+}
+
+/// The gateway: a proxy asks about a page request it holds. Answers 200
+/// (401 for `?require=customer` without a customer) with the identity for
+/// the upstream and the cookies for the browser. It never answers 4xx for
+/// what the browser sent: a proxy would turn that into an error page.
+///
+/// The original request is named by `X-Original-URI` / `X-Original-Method`
+/// (nginx) or `X-Forwarded-Uri` / `X-Forwarded-Method` (Traefik); Envoy's
+/// ext_authz instead asks `/api/v1/auth` followed by the original path and
+/// query, with the original method, and says `X-Stint-Require: customer`
+/// where the query would belong to the page.
+async fn gateway(
+    State(app): State<AppState>,
+    method: Method,
+    axum::extract::OriginalUri(asked): axum::extract::OriginalUri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let header = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
+    };
+    let suffix = asked
+        .path()
+        .strip_prefix("/api/v1/auth")
+        .filter(|rest| rest.starts_with('/'));
+    let (original, requirement) = match suffix {
+        Some(path) => {
+            let original = match asked.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_owned(),
+            };
+            (Some(original), header(&["x-stint-require"]).map(str::to_owned))
+        }
+        None => {
+            let Query(r) = Query::<Requirement>::try_from_uri(&asked)
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+            (
+                header(&["x-original-uri", "x-forwarded-uri"]).map(str::to_owned),
+                r.require,
+            )
+        }
+    };
+    let customer_required = match requirement.as_deref() {
+        None => false,
+        Some("customer") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "require={other}: the only requirement is customer"
+            )));
+        }
+    };
+    let uri: Uri = original
+        .filter(|u| u.starts_with('/'))
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| Uri::from_static("/"));
+    let method = header(&["x-original-method", "x-forwarded-method"])
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .unwrap_or(method);
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for name in [
+        COOKIE,
+        USER_AGENT,
+        REFERER,
+        HeaderName::from_static("dnt"),
+        HeaderName::from_static("sec-gpc"),
+    ] {
+        for value in headers.get_all(&name) {
+            request.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    request.extensions_mut().insert(stint_axum::Forwarded);
+    if let Some(ip) = forwarded_client(&headers) {
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(ip, 0)));
+    }
+    let (session, cookies) = resolve_head(&app.layer, &request.into_parts().0).await;
+
+    let mut answer = HeaderMap::new();
+    if session.is_stored() {
+        let record = session.record();
+        let mut identity = |name: &'static str, value: String| {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                answer.insert(HeaderName::from_static(name), v);
+            }
+        };
+        identity("x-stint-session-id", record.id.to_string());
+        identity("x-stint-visitor-id", record.visitor_id.to_string());
+        identity("x-stint-session-type", record.kind.as_str().to_owned());
+        identity(
+            "x-stint-customer-id",
+            record.customer_id.clone().unwrap_or_default(),
+        );
+    }
+    let (session_cookie, visitor_cookie) = (
+        app.layer.config().session_cookie.as_str(),
+        app.layer.config().visitor_cookie.as_str(),
+    );
+    for cookie in &cookies {
+        let Ok(v) = HeaderValue::from_str(cookie) else {
+            continue;
+        };
+        answer.append(SET_COOKIE, v.clone());
+        // One header per cookie as well: a proxy's variable holds one value
+        // per header name.
+        let name = cookie.split('=').next().unwrap_or_default();
+        if name == session_cookie {
+            answer.insert(HeaderName::from_static("x-stint-set-cookie-session"), v);
+        } else if name == visitor_cookie {
+            answer.insert(HeaderName::from_static("x-stint-set-cookie-visitor"), v);
+        }
+    }
+    let status = if customer_required && session.record().kind != SessionKind::Customer {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, answer).into_response())
+}
+
+fn session_id(raw: &str) -> ApiResult<SessionId> {
+    raw.parse()
+        .map_err(|_| ApiError::BadRequest("Invalid session id: expected a UUID".into()))
+}
+
+fn bounded<'a>(field: &str, value: &'a str, max: usize) -> ApiResult<&'a str> {
+    if value.is_empty() || value.len() > max {
+        return Err(ApiError::BadRequest(format!("{field}: 1 to {max} characters")));
+    }
+    Ok(value)
+}
+
+/// A session that is still going on (the changes of a session API need one).
+async fn live_session(app: &AppState, id: &SessionId) -> ApiResult<SessionRecord> {
+    match app.engine.get(id).await? {
+        Some(s) if s.ended_at.is_none() && s.is_live(app.engine.policy(), app.engine.now()) => Ok(s),
+        Some(_) => Err(ApiError::NotFound("Session has ended".into())),
+        None => Err(ApiError::NotFound("Session not found".into())),
+    }
+}
+
+async fn session(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<SessionRecord>> {
+    let id = session_id(&id)?;
+    let s = app
+        .engine
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Session not found".into()))?;
+    Ok(ok(s))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Login {
+    customer_id: String,
+}
+
+/// A change that hands the browser a cookie.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WithCookies {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<SessionRecord>,
+    set_cookie: Vec<String>,
+}
+
+async fn login(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Login>,
+) -> ApiResult<Reply<WithCookies>> {
+    let id = session_id(&id)?;
+    let customer = bounded("customerId", &body.customer_id, 128)?;
+    let (session, token) = app.engine.login(&id, customer).await?;
+    Ok(ok(WithCookies {
+        session: Some(session),
+        set_cookie: vec![app.layer.session_cookie(&token)],
+    }))
+}
+
+async fn logout(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<WithCookies>> {
+    let id = session_id(&id)?;
+    if app.engine.logout(&id).await?.is_none() {
+        return Err(ApiError::NotFound("Session not found or ended".into()));
+    }
+    Ok(ok(WithCookies {
+        session: None,
+        set_cookie: vec![app.layer.clear_session_cookie()],
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Convert {
+    order_id: String,
+    total: f64,
+    currency: Option<String>,
+}
+
+async fn convert(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Convert>,
+) -> ApiResult<Reply<SessionRecord>> {
+    let id = session_id(&id)?;
+    let order = bounded("orderId", &body.order_id, 128)?;
+    if !body.total.is_finite() || body.total < 0.0 {
+        return Err(ApiError::BadRequest("total: a number, 0 or more".into()));
+    }
+    if let Some(c) = &body.currency
+        && !(c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "currency: {c:?} is not an ISO 4217 code (EUR, USD, …)"
+        )));
+    }
+    let metadata = json!({ "orderId": order, "total": body.total, "currency": body.currency });
+    let session = app.engine.convert(&id, order, metadata).await?;
+    Ok(ok(session))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Track {
+    #[serde(rename = "type")]
+    kind: String,
+    page: Option<String>,
+    product_id: Option<String>,
+    metadata: Option<Value>,
+}
+
+/// Whether `kind` is a type the session API records: the storefront's cart
+/// and checkout types and the shop's own, never those Stint records itself.
+fn trackable(kind: &str) -> ApiResult<&str> {
+    let valid = !kind.is_empty()
+        && kind.len() <= MAX_KIND_LEN
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+    if !valid {
+        return Err(ApiError::BadRequest(format!(
+            "type: 1 to {MAX_KIND_LEN} characters of a-z, 0-9, _ . -"
+        )));
+    }
+    let own = [
+        kinds::SESSION_START,
+        kinds::PAGE_VIEW,
+        kinds::CUSTOMER_LOGIN,
+        kinds::CUSTOMER_LOGOUT,
+        kinds::ORDER_COMPLETED,
+    ];
+    if own.contains(&kind) {
+        return Err(ApiError::BadRequest(format!(
+            "type: {kind} is recorded by Stint itself (resolve, login, logout, convert)"
+        )));
+    }
+    Ok(kind)
+}
+
+async fn track(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Track>,
+) -> ApiResult<Reply<Value>> {
+    let id = session_id(&id)?;
+    let kind = trackable(&body.kind)?;
+    if let Some(page) = &body.page {
+        bounded("page", page, 2048)?;
+    }
+    if let Some(product) = &body.product_id {
+        bounded("productId", product, 128)?;
+    }
+    let session = live_session(&app, &id).await?;
+    // A visitor who asked not to be tracked has no landing page kept: their
+    // sessions record no event.
+    let tracked = session.attributes.landing_page.is_some();
+    if tracked {
+        let mut event = Event::new(session.id, session.visitor_id, kind, app.engine.now());
+        event.page = body.page;
+        event.product_id = body.product_id;
+        event.metadata = body.metadata;
+        app.engine.track(event).await?;
+    }
+    Ok(created(json!({ "recorded": tracked })))
+}
+
+async fn data(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
+    let id = session_id(&id)?;
+    let session = live_session(&app, &id).await?;
+    Ok(ok(Value::Object((*session.data).clone())))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DataChange {
+    set: Map<String, Value>,
+    remove: Vec<String>,
+}
+
+async fn update_data(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(change): Json<DataChange>,
+) -> ApiResult<Reply<Value>> {
+    let id = session_id(&id)?;
+    let current = live_session(&app, &id).await?;
+    let mut after = (*current.data).clone();
+    for key in &change.remove {
+        after.remove(key);
+    }
+    app.layer
+        .config()
+        .check_data(&after, change.set.iter())
+        .map_err(ApiError::BadRequest)?;
+    let ops: Vec<DataOp> = change
+        .remove
+        .into_iter()
+        .map(DataOp::Remove)
+        .chain(change.set.into_iter().map(|(k, v)| DataOp::Set(k, v)))
+        .collect();
+    let session = app
+        .engine
+        .save(&id, ops)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Session has ended".into()))?;
+    Ok(ok(Value::Object((*session.data).clone())))
+}
+
+async fn customer_sessions(
+    State(app): State<AppState>,
+    Path(customer): Path<String>,
+) -> ApiResult<Reply<Vec<SessionRecord>>> {
+    let customer = bounded("customerId", &customer, 128)?;
+    Ok(ok(app.engine.customer_sessions(customer).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct Except {
+    except: Option<String>,
+}
+
+async fn revoke_customer_sessions(
+    State(app): State<AppState>,
+    Path(customer): Path<String>,
+    Query(q): Query<Except>,
+) -> ApiResult<Reply<Value>> {
+    let customer = bounded("customerId", &customer, 128)?;
+    let keep = q.except.as_deref().map(session_id).transpose()?;
+    let revoked = app.engine.revoke_customer(customer, keep.as_ref()).await?;
+    Ok(ok(json!({ "revoked": revoked })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_takes_the_address_the_proxy_saw() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+        );
+        h.insert("x-real-ip", HeaderValue::from_static("198.51.100.1"));
+        assert_eq!(forwarded_client(&h), Some("203.0.113.9".parse().unwrap()));
+        h.remove("x-forwarded-for");
+        assert_eq!(forwarded_client(&h), Some("198.51.100.1".parse().unwrap()));
+        h.insert("x-real-ip", HeaderValue::from_static("not an address"));
+        assert_eq!(forwarded_client(&h), None);
+    }
+
+    #[test]
+    fn stints_own_event_types_are_not_for_the_api() {
+        assert!(trackable("add_to_cart").is_ok());
+        assert!(trackable("wishlist.add").is_ok());
+        for bad in ["", "Page", "page_view", "order_completed", "a b", &"x".repeat(65)] {
+            assert!(trackable(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
-use hyper::header::{COOKIE, HOST, SET_COOKIE, USER_AGENT};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, HeaderValue, SET_COOKIE, USER_AGENT};
 use hyper_util::rt::TokioIo;
 
 use crate::Workload;
@@ -18,10 +18,26 @@ use crate::Workload;
 pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
 pub const PATH: &str = "/api/storefront/products";
 
+/// What each request asks.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// `GET /api/storefront/products` with the visitor's cookies, as a browser.
+    Page,
+    /// `POST /api/v1/sessions/resolve` with the visitor's cookies in the
+    /// body, as a shop's backend forwarding that page request; the cookies
+    /// come back in the answer's `setCookie`.
+    Resolve {
+        /// The session API's key.
+        key: String,
+    },
+}
+
 /// One run's parameters.
 pub struct Config {
     /// The server.
     pub addr: SocketAddr,
+    /// What each request asks.
+    pub target: Target,
     /// What visitors do.
     pub workload: Workload,
     /// Simulated visitors.
@@ -100,7 +116,7 @@ impl Jar {
     }
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(addr: SocketAddr) -> Result<Sender> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
@@ -115,14 +131,54 @@ async fn connect(addr: SocketAddr) -> Result<Sender> {
 async fn send(
     sender: &mut Sender,
     host: &str,
+    target: &Target,
     jar: Option<&Jar>,
 ) -> Result<hyper::Response<hyper::body::Incoming>> {
-    let mut req = Request::get(PATH).header(HOST, host).header(USER_AGENT, CHROME);
-    if let Some(c) = jar.and_then(|j| j.cookie.as_deref()) {
-        req = req.header(COOKIE, c);
-    }
+    let cookie = jar.and_then(|j| j.cookie.as_deref());
+    let req = match target {
+        Target::Page => {
+            let mut req = Request::get(PATH).header(HOST, host).header(USER_AGENT, CHROME);
+            if let Some(c) = cookie {
+                req = req.header(COOKIE, c);
+            }
+            req.body(Full::new(Bytes::new()))?
+        }
+        Target::Resolve { key } => {
+            let body = serde_json::json!({
+                "cookie": cookie.unwrap_or_default(),
+                "userAgent": CHROME,
+                "ip": "127.0.0.1",
+                "method": "GET",
+                "url": PATH,
+            });
+            Request::post("/api/v1/sessions/resolve")
+                .header(HOST, host)
+                .header(AUTHORIZATION, format!("Bearer {key}"))
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(body.to_string())))?
+        }
+    };
     sender.ready().await?;
-    Ok(sender.send_request(req.body(Empty::new())?).await?)
+    Ok(sender.send_request(req).await?)
+}
+
+/// The `Set-Cookie` values of an answer: its headers for a page, the
+/// `setCookie` of its JSON for `resolve` (read only when it holds any).
+fn set_cookies(target: &Target, headers: &hyper::HeaderMap, body: &[u8]) -> Option<hyper::HeaderMap> {
+    match target {
+        Target::Page => headers.contains_key(SET_COOKIE).then(|| headers.clone()),
+        Target::Resolve { .. } => {
+            if !body.windows(14).any(|w| w == b"\"setCookie\":[\"") {
+                return None;
+            }
+            let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+            let mut out = hyper::HeaderMap::new();
+            for c in answer["data"]["setCookie"].as_array()? {
+                out.append(SET_COOKIE, HeaderValue::from_str(c.as_str()?).ok()?);
+            }
+            Some(out)
+        }
+    }
 }
 
 /// Runs the workload against `config.addr`.
@@ -134,10 +190,12 @@ pub async fn drive(config: &Config) -> Result<Outcome> {
         // Every visitor's first request creates its session.
         let mut sender = connect(config.addr).await?;
         for jar in jars.iter() {
-            let res = send(&mut sender, &host, None).await?;
+            let res = send(&mut sender, &host, &config.target, None).await?;
             let headers = res.headers().clone();
-            res.into_body().collect().await?;
-            jar.lock().map_err(|_| anyhow!("poisoned"))?.absorb(&headers);
+            let body = res.into_body().collect().await?.to_bytes();
+            if let Some(cookies) = set_cookies(&config.target, &headers, &body) {
+                jar.lock().map_err(|_| anyhow!("poisoned"))?.absorb(&cookies);
+            }
         }
     }
     let start = Instant::now();
@@ -148,6 +206,7 @@ pub async fn drive(config: &Config) -> Result<Outcome> {
         let host = host.clone();
         let addr = config.addr;
         let workload = config.workload;
+        let target = config.target.clone();
         let n_conn = config.connections;
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| anyhow!("{e}"))?;
@@ -162,13 +221,12 @@ pub async fn drive(config: &Config) -> Result<Outcome> {
                     Workload::New => None,
                 };
                 let t = Instant::now();
-                match send(&mut sender, &host, jar.as_ref()).await {
+                match send(&mut sender, &host, &target, jar.as_ref()).await {
                     Ok(res) => {
                         let status = res.status();
-                        let headers = (workload == Workload::Returning
-                            && res.headers().contains_key(SET_COOKIE))
-                        .then(|| res.headers().clone());
-                        let body = res.into_body().collect().await;
+                        let (head, body) = res.into_parts();
+                        let headers = head.headers;
+                        let body = body.collect().await.map(|b| b.to_bytes());
                         let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
                         if status.is_success() && body.is_ok() {
                             ok += 1;
@@ -176,7 +234,11 @@ pub async fn drive(config: &Config) -> Result<Outcome> {
                         } else {
                             errors += 1;
                         }
-                        if let (Some(h), Ok(mut j)) = (headers, jars[idx].lock()) {
+                        let cookies = match (&body, workload) {
+                            (Ok(b), Workload::Returning) => set_cookies(&target, &headers, b),
+                            _ => None,
+                        };
+                        if let (Some(h), Ok(mut j)) = (cookies, jars[idx].lock()) {
                             j.absorb(&h);
                         }
                     }

@@ -213,6 +213,7 @@ fn main() -> Result<()> {
                 .build()?;
             let config = load::Config {
                 addr,
+                target: load::Target::Page,
                 workload,
                 visitors: 256,
                 connections: 64,
@@ -293,6 +294,14 @@ fn run(args: RunArgs) -> Result<()> {
     } else {
         None
     };
+    let stint = if contenders.iter().any(|c| c.uses_stint_binary()) {
+        Some(server::build_stint()?)
+    } else {
+        None
+    };
+    if contenders.iter().any(|c| c.uses_nginx()) && !std::path::Path::new("/usr/sbin/nginx").exists() {
+        bail!("the nginx contenders need nginx: apt-get install nginx (scripts/bench does)");
+    }
     let redis = if contenders.iter().any(|c| c.uses_redis()) {
         Some(server::Redis::start(two_cores())?)
     } else {
@@ -309,9 +318,14 @@ fn run(args: RunArgs) -> Result<()> {
                 }
                 None => None,
             };
-            let child = server::spawn(contender, two_cores(), redis, tower_sessions.as_deref())?;
+            let child = if contender.uses_stint_binary() || contender.uses_nginx() {
+                server::spawn_composite(contender, two_cores(), stint.as_deref())?
+            } else {
+                server::spawn(contender, two_cores(), redis, tower_sessions.as_deref())?
+            };
             let config = load::Config {
                 addr: child.addr,
+                target: contender.target(),
                 workload,
                 visitors: args.visitors,
                 connections: args.connections,
@@ -370,7 +384,45 @@ fn run(args: RunArgs) -> Result<()> {
         }
     }
     print_table(&rows);
+    print_pairs(&rows);
     Ok(())
+}
+
+/// The ratios the session API and the gateway are judged by: each against
+/// the contender it replaces, in the same run (medians over the runs).
+fn print_pairs(rows: &[Row]) {
+    use server::Contender::{Nginx, NginxStint, StintApi, StintMemory};
+    let pairs = [
+        (StintApi, StintMemory, "session API (resolve) / in-process layer"),
+        (
+            NginxStint,
+            Nginx,
+            "nginx with Stint's gateway / the same nginx without it",
+        ),
+    ];
+    let mut printed = false;
+    for (subject, reference, what) in pairs {
+        for workload in [Workload::Returning, Workload::New] {
+            let ratios: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.contender == subject && r.workload == workload)
+                .filter_map(|r| {
+                    rows.iter()
+                        .find(|b| b.contender == reference && b.workload == workload && b.run == r.run)
+                        .map(|b| r.out.rps() / b.out.rps())
+                })
+                .collect();
+            if let Some(ratio) = median(ratios) {
+                if !printed {
+                    println!();
+                    println!("| pair | workload | req/s ratio |");
+                    println!("|---|---|---|");
+                    printed = true;
+                }
+                println!("| {what} | {} | {ratio:.3} |", workload_name(workload));
+            }
+        }
+    }
 }
 
 /// What Redis measured of one run.

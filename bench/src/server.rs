@@ -30,6 +30,15 @@ pub enum Contender {
     /// tower-sessions 0.14 with tower-sessions-redis-store 0.16 (fred) on the
     /// benchmark's redis-server, the handler counting page views in the session.
     TowerSessionsRedis,
+    /// `stint serve` (in-process hot store, SQLite), asked by a shop's backend
+    /// through the session API: each request is `POST /api/v1/sessions/resolve`
+    /// with the visitor's cookies.
+    StintApi,
+    /// nginx in front of the baseline, as a reverse proxy.
+    Nginx,
+    /// The same nginx and baseline, each page asking `stint serve` through
+    /// `auth_request` first, with `deploy/nginx/stint.conf`.
+    NginxStint,
 }
 
 impl Contender {
@@ -41,6 +50,9 @@ impl Contender {
             Self::StintRedis => "stint (redis)",
             Self::TowerSessionsMemory => "tower-sessions 0.15 (memory)",
             Self::TowerSessionsRedis => "tower-sessions 0.14 + redis-store 0.16",
+            Self::StintApi => "stint session API (resolve)",
+            Self::Nginx => "nginx -> baseline",
+            Self::NginxStint => "nginx + stint gateway -> baseline",
         }
     }
 
@@ -51,6 +63,8 @@ impl Contender {
             Self::StintRedis => "stint-redis",
             Self::TowerSessionsMemory => "memory",
             Self::TowerSessionsRedis => "redis",
+            Self::StintApi => "stint-api",
+            Self::Nginx | Self::NginxStint => "baseline",
         }
     }
 
@@ -63,6 +77,57 @@ impl Contender {
     pub fn is_tower_sessions(self) -> bool {
         matches!(self, Self::TowerSessionsMemory | Self::TowerSessionsRedis)
     }
+
+    /// Whether it runs the `stint` binary (`stint serve`).
+    pub fn uses_stint_binary(self) -> bool {
+        matches!(self, Self::StintApi | Self::NginxStint)
+    }
+
+    /// Whether it runs nginx.
+    pub fn uses_nginx(self) -> bool {
+        matches!(self, Self::Nginx | Self::NginxStint)
+    }
+
+    /// What the load generator asks it.
+    pub fn target(self) -> crate::load::Target {
+        match self {
+            Self::StintApi => crate::load::Target::Resolve {
+                key: SERVICE_KEY.to_owned(),
+            },
+            _ => crate::load::Target::Page,
+        }
+    }
+}
+
+/// The session API's key in the benchmark.
+const SERVICE_KEY: &str = "bench-service-key-0123456789";
+
+/// The `stint` binary of this workspace, built (release, into this
+/// program's target directory) if it is not up to date.
+pub fn build_stint() -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe.parent().context("the benchmark's directory")?;
+    let target_dir = profile_dir.parent().context("the target directory")?;
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building the stint binary");
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--locked",
+            "-p",
+            "stint-server",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .context("running cargo")?;
+    anyhow::ensure!(status.success(), "building the stint binary failed");
+    Ok(target_dir.join("release").join("stint"))
 }
 
 /// The tower-sessions program: a workspace of its own, so that its
@@ -130,6 +195,9 @@ pub fn serve(contender: Contender) -> Result<()> {
             Contender::TowerSessionsMemory | Contender::TowerSessionsRedis => {
                 anyhow::bail!("the tower-sessions contenders are served by bench/tower-sessions")
             }
+            Contender::StintApi | Contender::Nginx | Contender::NginxStint => {
+                anyhow::bail!("{} is several processes: `run` starts them", contender.name())
+            }
             Contender::StintMemory | Contender::StintRedis => {
                 // Wired as `stint serve` wires it, through the same builder:
                 // every record journaled before it is queued; with Redis, the
@@ -175,6 +243,10 @@ pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
     child: Child,
+    /// The processes behind the one the load generator talks to (nginx's
+    /// upstream and Stint), stopped with it and counted in its CPU time.
+    behind: Vec<Child>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// What Redis reports of itself.
@@ -335,20 +407,166 @@ pub fn spawn(
         .strip_prefix("listening ")
         .ok_or_else(|| anyhow!("contender said {line:?}"))?
         .parse()?;
-    Ok(Running { addr, child })
+    Ok(Running {
+        addr,
+        child,
+        behind: Vec::new(),
+        _dir: None,
+    })
+}
+
+/// `taskset -c 1 PROGRAM` when `pin`, else `PROGRAM`.
+fn pinned(program: &std::path::Path, pin: bool) -> Command {
+    if pin {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg("1").arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Starts `stint serve` on a free port, with the in-process hot store and
+/// SQLite in `dir`, the session API's key, and no creation limit; on one
+/// runtime thread when `pin` (as the in-process contenders).
+fn spawn_stint(stint: &std::path::Path, pin: bool, dir: &std::path::Path) -> Result<(Child, SocketAddr)> {
+    let mut cmd = pinned(stint, pin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("STINT_DATA_DIR", dir)
+        .env("COOKIE_SECRET", "bench-secret-bench-secret-bench-secret")
+        .env("STINT_ADMIN_TOKEN", "bench-admin-token-0123456789")
+        .env("STINT_SERVICE_KEY", SERVICE_KEY)
+        .env("SESSION_CREATE_LIMIT", "0")
+        .env("RUST_LOG", "warn");
+    if pin {
+        cmd.env("TOKIO_WORKER_THREADS", "1");
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting stint serve")?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow!("stint exited before listening"))??;
+        if let Some(a) = line.strip_prefix("stint listening on http://") {
+            break a.trim().parse()?;
+        }
+    };
+    // Keep reading, so that the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((child, addr))
+}
+
+/// Starts the contenders made of several processes: the session API
+/// (`stint serve`), and nginx in front of the baseline, with or without
+/// Stint's gateway. Everything on the server's core when `pin`.
+pub fn spawn_composite(contender: Contender, pin: bool, stint: Option<&std::path::Path>) -> Result<Running> {
+    let dir = tempfile::tempdir()?;
+    if contender == Contender::StintApi {
+        let stint = stint.context("the stint binary was not built")?;
+        let (child, addr) = spawn_stint(stint, pin, dir.path())?;
+        return Ok(Running {
+            addr,
+            child,
+            behind: Vec::new(),
+            _dir: Some(dir),
+        });
+    }
+    let upstream = spawn(Contender::Baseline, pin, None, None)?;
+    let mut behind = Vec::new();
+    let stint_addr = if contender == Contender::NginxStint {
+        let stint = stint.context("the stint binary was not built")?;
+        let (child, addr) = spawn_stint(stint, pin, &dir.path().join("stint"))?;
+        behind.push(child);
+        Some(addr)
+    } else {
+        None
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let site = match stint_addr {
+        // The shipped configuration, its addresses and key filled in.
+        Some(stint_addr) => {
+            let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/stint.conf");
+            let mut conf =
+                std::fs::read_to_string(&shipped).with_context(|| shipped.display().to_string())?;
+            for (from, to) in [
+                ("server 127.0.0.1:8080;", format!("server {stint_addr};")),
+                ("server 127.0.0.1:3000;", format!("server {};", upstream.addr)),
+                ("listen 80;", format!("listen 127.0.0.1:{port};")),
+                ("Bearer CHANGE-ME", format!("Bearer {SERVICE_KEY}")),
+            ] {
+                anyhow::ensure!(conf.contains(from), "deploy/nginx/stint.conf has no {from:?}");
+                conf = conf.replace(from, &to);
+            }
+            conf
+        }
+        // The same proxying, without the gateway.
+        None => format!(
+            "upstream app {{ server {}; keepalive 16; }}\n\
+             server {{\n  listen 127.0.0.1:{port};\n  location / {{\n    proxy_set_header Host $host;\n\
+             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_http_version 1.1;\n\
+             proxy_set_header Connection \"\";\n    proxy_pass http://app;\n  }}\n}}\n",
+            upstream.addr
+        ),
+    };
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("site.conf"), site)?;
+    std::fs::write(
+        dir.path().join("nginx.conf"),
+        format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             include {d}/site.conf;\n}}\n"
+        ),
+    )?;
+    let nginx = std::path::Path::new("/usr/sbin/nginx");
+    let child = pinned(nginx, pin)
+        .args([
+            "-p",
+            &d,
+            "-c",
+            &format!("{d}/nginx.conf"),
+            "-e",
+            &format!("{d}/error.log"),
+        ])
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting nginx (install it: apt-get install nginx)")?;
+    let Running { child: up, .. } = upstream;
+    behind.push(up);
+    let running = Running {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        child,
+        behind,
+        _dir: Some(dir),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(running.addr).is_ok() {
+            return Ok(running);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running.stop();
+    Err(anyhow!("nginx did not start"))
 }
 
 impl Running {
-    /// User + system CPU time of the server so far (Linux).
+    /// User + system CPU time of the server so far (Linux), with the
+    /// processes behind it.
     pub fn cpu_time(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the parenthesised name; utime and stime are the 14th and 15th.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        let ticks = clock_ticks()?;
-        Some(Duration::from_secs_f64((utime + stime) as f64 / ticks as f64))
+        std::iter::once(&self.child)
+            .chain(&self.behind)
+            .map(|c| cpu_time_of(c.id()))
+            .sum()
     }
 
     /// Resident memory of the server (Linux), in bytes.
@@ -357,19 +575,41 @@ impl Running {
     }
 
     /// Stops it (SIGINT: a clean shutdown) and waits.
-    pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    pub fn stop(self) {
+        let Running { child, behind, .. } = self;
+        for c in std::iter::once(child).chain(behind) {
+            stop_process(c);
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
+}
+
+/// User + system CPU time of process `pid` so far (Linux).
+fn cpu_time_of(pid: u32) -> Option<Duration> {
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised name; utime and stime are the 14th and 15th.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        let ticks = clock_ticks()?;
+        Some(Duration::from_secs_f64((utime + stime) as f64 / ticks as f64))
+    }
+}
+
+/// SIGINT (a clean shutdown), then SIGKILL after five seconds.
+fn stop_process(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn clock_ticks() -> Option<u64> {

@@ -78,6 +78,7 @@ pub const DIMENSIONS: &[&str] = &[
 ];
 
 /// The figures of a set of sessions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Figures {
@@ -102,6 +103,7 @@ pub struct Figures {
 }
 
 /// One day's row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DayRow {
     /// `YYYY-MM-DD`, UTC.
@@ -112,6 +114,7 @@ pub struct DayRow {
 }
 
 /// One value's row of a breakdown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BreakdownRow {
     /// The value (`null`: unknown).
@@ -122,6 +125,7 @@ pub struct BreakdownRow {
 }
 
 /// One step of a funnel.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunnelStep {

@@ -30,6 +30,7 @@ pub mod kinds {
 pub const MAX_KIND_LEN: usize = 64;
 
 /// One event of one session.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Event {
     /// Unique id (UUID v7); writing the same event twice stores it once.

@@ -48,6 +48,10 @@ mod engine;
 mod error;
 pub mod event;
 mod id;
+#[cfg(feature = "openapi")]
+mod openapi;
+#[cfg(feature = "openapi")]
+pub use openapi::SessionSchema;
 mod policy;
 mod session;
 pub mod store;

@@ -10,6 +10,7 @@ use crate::id::{SessionId, VisitorId};
 use crate::time::Timestamp;
 
 /// Whether a customer has signed in to the session.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SessionKind {

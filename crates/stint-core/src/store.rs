@@ -122,6 +122,7 @@ pub fn apply_data(session: &mut SessionRecord, ops: &[DataOp]) {
 pub type Modify<'a> = dyn Fn(Option<&Value>) -> std::result::Result<Value, String> + Send + Sync + 'a;
 
 /// Live figures of the hot store.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Realtime {
@@ -267,6 +268,7 @@ pub struct SessionQuery {
 }
 
 /// Counts of the cold store.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ColdStats {

@@ -2,13 +2,20 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use stint_axum::SessionLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::ApiError;
+use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
 
@@ -18,26 +25,71 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Largest total of request header names and values accepted, bytes.
 pub const MAX_HEADERS: usize = 16 * 1024;
 
-/// The whole service.
+/// The whole service, and its OpenAPI document at `/api/openapi.json`.
 pub fn router(state: AppState, session: SessionLayer) -> Router {
-    let measured = || middleware::from_fn(record_request);
-    let storefront = routes::storefront::router()
-        .layer(session)
-        .route_layer(measured());
-    let v1 = routes::v1::router(state.clone()).route_layer(measured());
-    Router::new()
-        .nest("/api/storefront", storefront)
-        .nest("/api/v1", v1)
-        .nest(
-            "/api/admin",
-            routes::admin::router(state.clone()).route_layer(measured()),
-        )
-        .merge(routes::ops::router().route_layer(measured()))
+    let (app, document) = routes(state.clone(), session);
+    let document: Arc<str> = match document.to_json() {
+        Ok(json) => json.into(),
+        Err(e) => {
+            tracing::error!(error = %e, "the OpenAPI document does not serialise");
+            Arc::from("{}")
+        }
+    };
+    let serve_document = get(move || {
+        let document = Arc::clone(&document);
+        async move { ([(CONTENT_TYPE, "application/json")], document.to_string()) }
+    });
+    app.route(OPENAPI_PATH, serve_document)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(limit_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
+/// Every route, and the OpenAPI document that the same registrations wrote.
+pub fn routes(state: AppState, session: SessionLayer) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let measured = || middleware::from_fn(record_request);
+    let storefront = routes::storefront::router()
+        .layer(session)
+        .route_layer(measured());
+    let v1 = routes::v1::router(state.clone()).route_layer(measured());
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/storefront", storefront)
+        .nest("/api/v1", v1)
+        .nest("/api/admin", routes::admin::router(state).route_layer(measured()))
+        .merge(routes::ops::router().route_layer(measured()))
+        .split_for_parts();
+    // axum's catch-all `{*name}` is OpenAPI's `{name}`.
+    openapi.paths.paths = std::mem::take(&mut openapi.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    openapi
+        .paths
+        .paths
+        .insert(OPENAPI_PATH.to_owned(), document_path());
+    (router, openapi)
+}
+
+/// The document's own entry.
+fn document_path() -> utoipa::openapi::PathItem {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+    let operation = OperationBuilder::new()
+        .tag("operations")
+        .summary(Some("This OpenAPI 3.1 document"))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The document")
+                .content("application/json", ContentBuilder::new().build()),
+        )
+        .build();
+    utoipa::openapi::PathItem::new(HttpMethod::Get, operation)
 }
 
 /// Refuses requests whose headers are too large, before any work is done.

@@ -58,8 +58,31 @@ pub fn units(cents: i64) -> f64 {
     cents as f64 / 100.0
 }
 
+/// The cart as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CartView {
+    /// Its lines.
+    pub items: Vec<CartLineView>,
+    /// Sum of the lines, in currency units.
+    pub total: f64,
+}
+
+/// One line of the cart.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CartLineView {
+    /// The product.
+    pub product_id: String,
+    /// Its name (null: no longer in the catalogue).
+    pub name: Option<&'static str>,
+    /// Its unit price, in currency units.
+    pub price: Option<f64>,
+    /// How many.
+    pub quantity: u32,
+}
+
 /// A product as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     id: &'static str,
     name: &'static str,
@@ -146,21 +169,24 @@ impl Cart {
     }
 
     /// The cart as the API shows it.
-    pub fn view(&self) -> serde_json::Value {
-        let items: Vec<_> = self
+    pub fn view(&self) -> CartView {
+        let items = self
             .items
             .iter()
             .map(|l| {
                 let p = product(&l.product_id);
-                serde_json::json!({
-                    "productId": l.product_id,
-                    "name": p.map(|p| p.name),
-                    "price": p.map(|p| units(p.price_cents)),
-                    "quantity": l.quantity,
-                })
+                CartLineView {
+                    product_id: l.product_id.clone(),
+                    name: p.map(|p| p.name),
+                    price: p.map(|p| units(p.price_cents)),
+                    quantity: l.quantity,
+                }
             })
             .collect();
-        serde_json::json!({ "items": items, "total": units(self.total_cents()) })
+        CartView {
+            items,
+            total: units(self.total_cents()),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod catalogue;
 mod config;
+mod openapi;
 mod passwords;
 mod privacy;
 mod routes;

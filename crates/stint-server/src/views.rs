@@ -5,12 +5,13 @@
 use serde::Serialize;
 use serde_json::Value;
 use stint_core::{Event, SessionId, SessionRecord, Timestamp, VisitorId};
+use utoipa::ToSchema;
 
 use crate::catalogue;
 use crate::shop::{Customer, Order};
 
 /// A customer, never with the password hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerView {
     pub id: String,
@@ -31,14 +32,23 @@ impl From<&Customer> for CustomerView {
 }
 
 /// `POST /api/storefront/auth/login`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LoggedIn {
     pub customer: CustomerView,
+    #[schema(value_type = stint_core::SessionSchema)]
     pub session: SessionRecord,
 }
 
+/// `POST /api/storefront/checkout`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutView {
+    pub cart: crate::catalogue::CartView,
+    pub session_id: SessionId,
+}
+
 /// `POST /api/storefront/auth/logout`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedOut {
     pub session_id: SessionId,
@@ -47,7 +57,7 @@ pub struct LoggedOut {
 
 /// An order: as placed (`POST /api/storefront/orders`), in a visitor's
 /// history and in an export.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub id: String,
@@ -78,7 +88,7 @@ impl From<&Order> for OrderView {
 
 /// One of a customer's sessions, as the customer sees it
 /// (`GET /api/storefront/me/sessions`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSession {
     pub id: SessionId,
@@ -111,27 +121,28 @@ impl DeviceSession {
 }
 
 /// `{revoked: N}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Revoked {
     pub revoked: u64,
 }
 
 /// `{erased: N}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Erased {
     pub erased: u64,
 }
 
 /// A page of the admin's session listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionPage {
+    #[schema(value_type = Vec<stint_core::SessionSchema>)]
     pub sessions: Vec<SessionRecord>,
     pub next_cursor: Option<String>,
 }
 
 /// A session's events.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionEvents {
     pub session_id: SessionId,
@@ -139,7 +150,7 @@ pub struct SessionEvents {
 }
 
 /// The answer to a revocation by the admin.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRevoked {
     pub session_id: SessionId,
@@ -147,15 +158,16 @@ pub struct SessionRevoked {
 }
 
 /// A customer's live sessions, for the admin.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerSessions {
     pub customer_id: String,
+    #[schema(value_type = Vec<stint_core::SessionSchema>)]
     pub sessions: Vec<SessionRecord>,
 }
 
 /// All of a customer's sessions revoked, for the admin.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerRevoked {
     pub customer_id: String,
@@ -163,16 +175,17 @@ pub struct CustomerRevoked {
 }
 
 /// A visitor's history (`GET /api/admin/visitors/{id}`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VisitorHistory {
     pub visitor_id: VisitorId,
+    #[schema(value_type = Vec<stint_core::SessionSchema>)]
     pub sessions: Vec<SessionRecord>,
     pub orders: Vec<OrderView>,
 }
 
 /// One store's health in `GET /api/admin/stats`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreHealth {
     pub status: &'static str,
@@ -214,13 +227,13 @@ impl StoreHealth {
 }
 
 /// The writer's state in `GET /api/admin/stats`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WriterHealth {
     pub queued: usize,
 }
 
 /// `GET /api/admin/stats`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Stats {
     pub hot: StoreHealth,
     pub cold: StoreHealth,
@@ -228,7 +241,7 @@ pub struct Stats {
 }
 
 /// `GET /healthz` and `GET /readyz`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     pub status: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -116,7 +116,9 @@ impl Nginx {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = child.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let _ = child.wait();
         panic!(
             "nginx did not listen on {port}: {}",
@@ -130,7 +132,18 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// `SIGTERM`: the master stops its workers (a `SIGKILL` would leave
+    /// them running, listening on the port).
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -1,16 +1,16 @@
 //! The admin API: sessions, their events, customers' sessions, visitors,
 //! real-time figures and store health. Every route needs the bearer token.
 
-use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
 use stint_core::store::SessionQuery;
 use stint_core::{Person, SessionId, VisitorId, analytics};
 use subtle::ConstantTimeEq;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{ApiError, ApiResult, Reply, ok};
 use crate::privacy;
@@ -21,24 +21,21 @@ use crate::views::{
 };
 
 /// The admin routes (mounted under `/api/admin`).
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/sessions", get(list_sessions))
-        .route("/sessions/{id}", get(get_session).delete(revoke_session))
-        .route("/sessions/{id}/events", get(session_events))
-        .route(
-            "/customers/{id}/sessions",
-            get(customer_sessions).delete(revoke_customer_sessions),
-        )
-        .route("/visitors/{id}", get(visitor).delete(erase_visitor))
-        .route("/visitors/{id}/export", get(export_visitor))
-        .route("/customers/{id}", axum::routing::delete(erase_customer))
-        .route("/customers/{id}/export", get(export_customer))
-        .route("/analytics/realtime", get(realtime))
-        .route("/analytics/daily", get(daily))
-        .route("/analytics/breakdown", get(breakdown))
-        .route("/analytics/funnel", get(funnel))
-        .route("/stats", get(stats))
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sessions))
+        .routes(routes!(get_session, revoke_session))
+        .routes(routes!(session_events))
+        .routes(routes!(customer_sessions, revoke_customer_sessions))
+        .routes(routes!(visitor, erase_visitor))
+        .routes(routes!(export_visitor))
+        .routes(routes!(erase_customer))
+        .routes(routes!(export_customer))
+        .routes(routes!(realtime))
+        .routes(routes!(daily))
+        .routes(routes!(breakdown))
+        .routes(routes!(funnel))
+        .routes(routes!(stats))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .layer(middleware::from_fn_with_state(state, require_token))
 }
@@ -91,6 +88,15 @@ fn flag(name: &str, v: Option<&str>) -> ApiResult<Option<bool>> {
     }
 }
 
+#[utoipa::path(get, path = "/sessions", tag = "admin", security(("admin" = [])),
+    params(("active" = Option<bool>, Query, description = "Only live (true) or only ended (false) sessions"),
+        ("customerId" = Option<String>, Query, description = "Only this customer's"),
+        ("visitorId" = Option<String>, Query, description = "Only this visitor's"),
+        ("converted" = Option<bool>, Query, description = "Only converted (true) or not (false)"),
+        ("limit" = Option<u32>, Query, description = "1 to 500; default 50"),
+        ("cursor" = Option<String>, Query, description = "The nextCursor of the page before")),
+    responses((status = 200, description = "Newest first", body = crate::openapi::Envelope<SessionPage>),
+        (status = 400, description = "A bad filter", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn list_sessions(
     State(app): State<AppState>,
     Query(p): Query<ListParams>,
@@ -143,6 +149,9 @@ async fn list_sessions(
     }))
 }
 
+#[utoipa::path(get, path = "/sessions/{id}", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A session id (UUID)")),
+    responses((status = 200, description = "The session", body = crate::openapi::Envelope<stint_core::SessionSchema>),
+        (status = 404, description = "Unknown session", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn get_session(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -155,6 +164,9 @@ async fn get_session(
         .ok_or_else(|| ApiError::NotFound("Session not found".into()))
 }
 
+#[utoipa::path(get, path = "/sessions/{id}/events", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A session id (UUID)")),
+    responses((status = 200, description = "The session's events, oldest first", body = crate::openapi::Envelope<SessionEvents>),
+        (status = 404, description = "Unknown session", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn session_events(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -170,6 +182,9 @@ async fn session_events(
     }))
 }
 
+#[utoipa::path(delete, path = "/sessions/{id}", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A session id (UUID)")),
+    responses((status = 200, description = "Revoked (its history kept)", body = crate::openapi::Envelope<SessionRevoked>),
+        (status = 404, description = "Unknown session", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn revoke_session(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -185,6 +200,8 @@ async fn revoke_session(
     }))
 }
 
+#[utoipa::path(get, path = "/customers/{id}/sessions", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A customer id")),
+    responses((status = 200, description = "The customer's active sessions", body = crate::openapi::Envelope<CustomerSessions>), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn customer_sessions(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -197,6 +214,8 @@ async fn customer_sessions(
     }))
 }
 
+#[utoipa::path(delete, path = "/customers/{id}/sessions", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A customer id")),
+    responses((status = 200, description = "Every session of the customer revoked", body = crate::openapi::Envelope<CustomerRevoked>), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn revoke_customer_sessions(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -209,6 +228,9 @@ async fn revoke_customer_sessions(
     }))
 }
 
+#[utoipa::path(get, path = "/visitors/{id}", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A visitor id (UUID)")),
+    responses((status = 200, description = "The visitor's sessions and orders", body = crate::openapi::Envelope<VisitorHistory>),
+        (status = 400, description = "Not a visitor id", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<VisitorHistory>> {
     let visitor = visitor_id(&id)?;
     let mut sessions = app
@@ -242,6 +264,9 @@ fn visitor_id(raw: &str) -> ApiResult<VisitorId> {
         .map_err(|_| ApiError::BadRequest("Invalid visitor id: expected a UUID".into()))
 }
 
+#[utoipa::path(get, path = "/visitors/{id}/export", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A visitor id (UUID)")),
+    responses((status = 200, description = "Everything stored about the visitor (the right of access)", body = crate::openapi::Envelope<serde_json::Value>),
+        (status = 404, description = "Nothing stored", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Visitor(visitor_id(&id)?);
     privacy::export(&app.engine, &app.shop, &who)
@@ -250,6 +275,9 @@ async fn export_visitor(State(app): State<AppState>, Path(id): Path<String>) -> 
         .ok_or_else(|| ApiError::NotFound("Nothing is stored about this visitor".into()))
 }
 
+#[utoipa::path(get, path = "/customers/{id}/export", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A customer id")),
+    responses((status = 200, description = "Everything stored about the customer (the right of access)", body = crate::openapi::Envelope<serde_json::Value>),
+        (status = 404, description = "Nothing stored", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let who = Person::Customer(customer_id(&id)?.to_owned());
     privacy::export(&app.engine, &app.shop, &who)
@@ -258,6 +286,8 @@ async fn export_customer(State(app): State<AppState>, Path(id): Path<String>) ->
         .ok_or_else(|| ApiError::NotFound("Nothing is stored about this customer".into()))
 }
 
+#[utoipa::path(delete, path = "/visitors/{id}", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A visitor id (UUID)")),
+    responses((status = 200, description = "Every session and event of the visitor deleted (the right to erasure)", body = crate::openapi::Envelope<Erased>), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Erased>> {
     let who = Person::Visitor(visitor_id(&id)?);
     Ok(ok(Erased {
@@ -265,6 +295,8 @@ async fn erase_visitor(State(app): State<AppState>, Path(id): Path<String>) -> A
     }))
 }
 
+#[utoipa::path(delete, path = "/customers/{id}", tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "A customer id")),
+    responses((status = 200, description = "Every session and event of the customer deleted (the right to erasure)", body = crate::openapi::Envelope<Erased>), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn erase_customer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Erased>> {
     let who = Person::Customer(customer_id(&id)?.to_owned());
     Ok(ok(Erased {
@@ -314,6 +346,8 @@ fn range(app: &AppState, p: &RangeParams) -> ApiResult<(time::Date, time::Date)>
     Ok((from, to))
 }
 
+#[utoipa::path(get, path = "/analytics/daily", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today")),
+    responses((status = 200, description = "One row a day (UTC); today's is live", body = crate::openapi::Envelope<Vec<analytics::DayRow>>), (status = 400, description = "A bad date, a range past 366 days or reversed", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn daily(
     State(app): State<AppState>,
     Query(p): Query<RangeParams>,
@@ -322,6 +356,10 @@ async fn daily(
     Ok(ok(app.engine.daily(from, to).await?))
 }
 
+#[utoipa::path(get, path = "/analytics/breakdown", tag = "admin", security(("admin" = [])),
+    params(("dimension" = String, Query, description = "device, browser, os, country, utm_source, utm_medium, utm_campaign, referrer or landing_page"), ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"),
+        ("limit" = Option<u32>, Query, description = "Rows, 1 to 100; default 10")),
+    responses((status = 200, description = "One row per value, most sessions first", body = crate::openapi::Envelope<Vec<analytics::BreakdownRow>>), (status = 400, description = "A bad date, a range past 366 days or reversed", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn breakdown(
     State(app): State<AppState>,
     Query(p): Query<RangeParams>,
@@ -346,6 +384,8 @@ async fn breakdown(
     Ok(ok(analytics::breakdown(&sessions, &events, dimension, limit)))
 }
 
+#[utoipa::path(get, path = "/analytics/funnel", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today")),
+    responses((status = 200, description = "Sessions reaching each step, in order", body = crate::openapi::Envelope<Vec<analytics::FunnelStep>>), (status = 400, description = "A bad date, a range past 366 days or reversed", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn funnel(
     State(app): State<AppState>,
     Query(p): Query<RangeParams>,
@@ -371,10 +411,14 @@ async fn funnel(
     Ok(ok(analytics::funnel(&sessions, &events, &steps)))
 }
 
+#[utoipa::path(get, path = "/analytics/realtime", tag = "admin", security(("admin" = [])),
+    responses((status = 200, description = "Visitors, sessions and customers active over the last 5 minutes", body = crate::openapi::Envelope<stint_core::store::Realtime>), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn realtime(State(app): State<AppState>) -> ApiResult<Reply<stint_core::store::Realtime>> {
     Ok(ok(app.engine.realtime().await?))
 }
 
+#[utoipa::path(get, path = "/stats", tag = "admin", security(("admin" = [])),
+    responses((status = 200, description = "The stores' health and counts", body = crate::openapi::Envelope<Stats>), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn stats(State(app): State<AppState>) -> ApiResult<Reply<Stats>> {
     let kind = if app.tier.is_some() { "redis" } else { "memory" };
     let hot = match app.engine.hot().count().await {

@@ -1,44 +1,57 @@
 //! Operations: liveness, readiness, metrics; and the dashboard's page.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::views::Health;
 
 /// `/healthz`, `/readyz`, `/metrics`, and the dashboard's page and assets.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async {
-                axum::Json(Health {
-                    status: "ok",
-                    failing: Vec::new(),
-                })
-            }),
-        )
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route(
-            "/dashboard",
-            get(|| asset(DASHBOARD_HTML, "text/html; charset=utf-8")),
-        )
-        .route(
-            "/dashboard/app.js",
-            get(|| asset(DASHBOARD_JS, "text/javascript; charset=utf-8")),
-        )
-        .route(
-            "/dashboard/app.css",
-            get(|| asset(DASHBOARD_CSS, "text/css; charset=utf-8")),
-        )
-        .route(
-            "/dashboard/favicon.svg",
-            get(|| asset(DASHBOARD_ICON, "image/svg+xml")),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(dashboard))
+        .routes(routes!(dashboard_js))
+        .routes(routes!(dashboard_css))
+        .routes(routes!(dashboard_icon))
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process serves", body = Health)))]
+async fn healthz() -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok",
+        failing: Vec::new(),
+    })
+}
+
+#[utoipa::path(get, path = "/dashboard", tag = "operations",
+    responses((status = 200, description = "The analytics dashboard (it asks for the admin token)", content_type = "text/html")))]
+async fn dashboard() -> impl IntoResponse {
+    asset(DASHBOARD_HTML, "text/html; charset=utf-8").await
+}
+
+#[utoipa::path(get, path = "/dashboard/app.js", tag = "operations",
+    responses((status = 200, description = "The dashboard's script", content_type = "text/javascript")))]
+async fn dashboard_js() -> impl IntoResponse {
+    asset(DASHBOARD_JS, "text/javascript; charset=utf-8").await
+}
+
+#[utoipa::path(get, path = "/dashboard/app.css", tag = "operations",
+    responses((status = 200, description = "The dashboard's style sheet", content_type = "text/css")))]
+async fn dashboard_css() -> impl IntoResponse {
+    asset(DASHBOARD_CSS, "text/css; charset=utf-8").await
+}
+
+#[utoipa::path(get, path = "/dashboard/favicon.svg", tag = "operations",
+    responses((status = 200, description = "The dashboard's icon", content_type = "image/svg+xml")))]
+async fn dashboard_icon() -> impl IntoResponse {
+    asset(DASHBOARD_ICON, "image/svg+xml").await
 }
 
 /// The dashboard: a static page over the admin API, compiled into the
@@ -64,6 +77,9 @@ async fn asset(body: &'static str, content_type: &'static str) -> impl IntoRespo
     )
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Every store answers", body = Health),
+        (status = 503, description = "The failing stores, named (redis, memory, sqlite, postgres, journal)", body = Health)))]
 async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     // Named by what they are, so that an operator knows where to look.
     // Each store gets a second: a probe must answer even when a store does not.
@@ -107,6 +123,8 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("stint_writer_queue_depth").set(app.writer.queued() as f64);
     if let Ok(n) = app.engine.hot().count().await {

@@ -2,51 +2,87 @@
 //! behind the session layer.
 
 use crate::shop::{Customer, Order};
-use crate::views::{CustomerView, DeviceSession, LoggedIn, LoggedOut, OrderView, Revoked};
-use axum::Router;
+use crate::views::{CheckoutView, CustomerView, DeviceSession, LoggedIn, LoggedOut, OrderView, Revoked};
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stint_axum::Session;
 use stint_core::event::kinds;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{ApiError, ApiResult, Json, Reply, SignedIn, created, ok};
-use crate::catalogue::{self, Cart, MAX_LINES, MAX_QUANTITY, PRODUCTS, ProductView};
+use crate::catalogue::{self, Cart, CartView, MAX_LINES, MAX_QUANTITY, PRODUCTS, ProductView};
 use crate::passwords;
 use crate::state::AppState;
 
 /// The storefront's routes (mounted under `/api/storefront`).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/products", get(products))
-        .route("/products/{id}", get(product))
-        .route("/session", get(session))
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/cart", get(cart))
-        .route("/cart/items", post(add_to_cart))
-        .route("/checkout", post(checkout))
-        .route("/orders", post(place_order))
-        .route("/me", get(me))
-        .route("/me/sessions", get(my_sessions))
-        .route("/me/sessions/others", delete(revoke_my_other_sessions))
-        .route("/me/password", post(change_password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(products))
+        .routes(routes!(product))
+        .routes(routes!(session))
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(cart))
+        .routes(routes!(add_to_cart))
+        .routes(routes!(checkout))
+        .routes(routes!(place_order))
+        .routes(routes!(me))
+        .routes(routes!(my_sessions))
+        .routes(routes!(revoke_my_other_sessions))
+        .routes(routes!(change_password))
 }
 
+#[utoipa::path(get, path = "/products", tag = "storefront",
+    responses((status = 200, description = "The demo catalogue", body = crate::openapi::Envelope<Vec<ProductView>>)))]
 async fn products() -> Reply<Vec<ProductView>> {
     ok(PRODUCTS.iter().map(ProductView::from).collect())
 }
 
+#[utoipa::path(get, path = "/products/{id}", tag = "storefront",
+    params(("id" = String, Path, description = "A product id, e.g. p-1")),
+    responses((status = 200, description = "The product", body = crate::openapi::Envelope<ProductView>),
+        (status = 404, description = "Unknown product", body = crate::openapi::Failure)))]
 async fn product(Path(id): Path<String>) -> ApiResult<Reply<ProductView>> {
     catalogue::product(&id)
         .map(|p| ok(ProductView::from(p)))
         .ok_or_else(|| ApiError::NotFound(format!("Product not found: {}", clip(&id))))
 }
 
+#[utoipa::path(get, path = "/session", tag = "storefront",
+    responses((status = 200, description = "The current session (this request counted)", body = crate::openapi::Envelope<stint_core::SessionSchema>)))]
 async fn session(session: Session) -> Reply<stint_core::SessionRecord> {
     ok(session.record())
+}
+
+/// `POST /auth/register`'s body (read field by field, for messages that
+/// name the field).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Registration {
+    email: String,
+    password: String,
+    name: String,
+}
+
+/// `POST /auth/login`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// `POST /me/password`'s body.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
 }
 
 /// Echoes user input in messages only in part, so an error cannot be a megabyte.
@@ -76,6 +112,10 @@ fn normalise_email(email: &str) -> ApiResult<String> {
     }
 }
 
+#[utoipa::path(post, path = "/auth/register", tag = "storefront", request_body = Registration,
+    responses((status = 201, description = "The new customer", body = crate::openapi::Envelope<CustomerView>),
+        (status = 400, description = "Bad email, name or weak password", body = crate::openapi::Failure),
+        (status = 409, description = "Email taken", body = crate::openapi::Failure)))]
 async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiResult<Reply<CustomerView>> {
     let email = normalise_email(field(&body, "email")?)?;
     let password = field(&body, "password")?;
@@ -100,6 +140,9 @@ async fn register(State(app): State<AppState>, Json(body): Json<Value>) -> ApiRe
     Ok(created(CustomerView::from(&customer)))
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "storefront", request_body = Credentials,
+    responses((status = 200, description = "Signed in: the same sessionId, type CUSTOMER, a new token in the cookie", body = crate::openapi::Envelope<LoggedIn>),
+        (status = 401, description = "Wrong email or password", body = crate::openapi::Failure)))]
 async fn login(
     State(app): State<AppState>,
     session: Session,
@@ -160,6 +203,8 @@ async fn merge_carts(app: &AppState, session: &Session, customer_id: &str) -> Ap
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c3RpbnRkdW1teXNhbHQ$2VfsZpkuHx0T6gfZsU7y0pLY9wILHM1y1ZBr8V5f0Bk";
 
+#[utoipa::path(post, path = "/auth/logout", tag = "storefront",
+    responses((status = 200, description = "The session ended (its history is kept)", body = crate::openapi::Envelope<LoggedOut>)))]
 async fn logout(session: Session) -> ApiResult<Reply<LoggedOut>> {
     let id = session.id();
     session.logout().await?;
@@ -173,11 +218,13 @@ fn cart_of(session: &Session) -> ApiResult<Cart> {
     Ok(session.get::<Cart>("cart")?.unwrap_or_default())
 }
 
-async fn cart(session: Session) -> ApiResult<Reply<Value>> {
+#[utoipa::path(get, path = "/cart", tag = "storefront",
+    responses((status = 200, description = "The cart kept in the session's data", body = crate::openapi::Envelope<CartView>)))]
+async fn cart(session: Session) -> ApiResult<Reply<CartView>> {
     Ok(ok(cart_of(&session)?.view()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CartItem {
     product_id: String,
@@ -194,7 +241,10 @@ fn quantity(q: i64) -> ApiResult<u32> {
         .ok_or_else(|| ApiError::BadRequest(format!("quantity must be at most {MAX_QUANTITY}")))
 }
 
-async fn add_to_cart(session: Session, Json(item): Json<CartItem>) -> ApiResult<Reply<Value>> {
+#[utoipa::path(post, path = "/cart/items", tag = "storefront", request_body = CartItem,
+    responses((status = 200, description = "The cart; records add_to_cart", body = crate::openapi::Envelope<CartView>),
+        (status = 400, description = "Unknown product or bad quantity", body = crate::openapi::Failure)))]
+async fn add_to_cart(session: Session, Json(item): Json<CartItem>) -> ApiResult<Reply<CartView>> {
     let product = catalogue::product(&item.product_id)
         .ok_or_else(|| ApiError::BadRequest(format!("Unknown product: {}", clip(&item.product_id))))?;
     let quantity = quantity(item.quantity)?;
@@ -212,17 +262,22 @@ async fn add_to_cart(session: Session, Json(item): Json<CartItem>) -> ApiResult<
     Ok(ok(cart.view()))
 }
 
-async fn checkout(session: Session) -> ApiResult<Reply<Value>> {
+#[utoipa::path(post, path = "/checkout", tag = "storefront",
+    responses((status = 200, description = "Records checkout_started", body = crate::openapi::Envelope<CheckoutView>)))]
+async fn checkout(session: Session) -> ApiResult<Reply<CheckoutView>> {
     let cart = cart_of(&session)?;
     let event = session
         .event(kinds::CHECKOUT_STARTED)
         .page("/api/storefront/checkout")
         .metadata(json!({ "total": catalogue::units(cart.total_cents()), "items": cart.items.len() }));
     session.track(event).await?;
-    Ok(ok(json!({ "cart": cart.view(), "sessionId": session.id() })))
+    Ok(ok(CheckoutView {
+        cart: cart.view(),
+        session_id: session.id(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct OrderRequest {
     items: Vec<CartItem>,
@@ -230,6 +285,9 @@ struct OrderRequest {
     shipping_address: Value,
 }
 
+#[utoipa::path(post, path = "/orders", tag = "storefront", request_body = OrderRequest,
+    responses((status = 201, description = "The order; the session is converted; records order_completed", body = crate::openapi::Envelope<OrderView>),
+        (status = 400, description = "No items, unknown product or bad quantity", body = crate::openapi::Failure)))]
 async fn place_order(
     State(app): State<AppState>,
     session: Session,
@@ -283,6 +341,9 @@ async fn place_order(
     Ok(created(OrderView::from(&order)))
 }
 
+#[utoipa::path(get, path = "/me", tag = "storefront",
+    responses((status = 200, description = "The signed-in customer", body = crate::openapi::Envelope<CustomerView>),
+        (status = 401, description = "Authentication required", body = crate::openapi::Failure)))]
 async fn me(State(app): State<AppState>, SignedIn(customer): SignedIn) -> ApiResult<Reply<CustomerView>> {
     let c = app
         .shop
@@ -292,6 +353,9 @@ async fn me(State(app): State<AppState>, SignedIn(customer): SignedIn) -> ApiRes
     Ok(ok(CustomerView::from(&c)))
 }
 
+#[utoipa::path(get, path = "/me/sessions", tag = "storefront",
+    responses((status = 200, description = "The customer's active sessions", body = crate::openapi::Envelope<Vec<DeviceSession>>),
+        (status = 401, description = "Authentication required", body = crate::openapi::Failure)))]
 async fn my_sessions(
     State(app): State<AppState>,
     SignedIn(customer): SignedIn,
@@ -304,6 +368,9 @@ async fn my_sessions(
         .collect()))
 }
 
+#[utoipa::path(delete, path = "/me/sessions/others", tag = "storefront",
+    responses((status = 200, description = "Every other session of the customer signed out", body = crate::openapi::Envelope<Revoked>),
+        (status = 401, description = "Authentication required", body = crate::openapi::Failure)))]
 async fn revoke_my_other_sessions(
     State(app): State<AppState>,
     SignedIn(customer): SignedIn,
@@ -316,6 +383,10 @@ async fn revoke_my_other_sessions(
     Ok(ok(Revoked { revoked: n }))
 }
 
+#[utoipa::path(post, path = "/me/password", tag = "storefront", request_body = PasswordChange,
+    responses((status = 200, description = "Changed; every other session of the customer is revoked", body = crate::openapi::Envelope<Revoked>),
+        (status = 400, description = "Weak new password", body = crate::openapi::Failure),
+        (status = 401, description = "Wrong current password", body = crate::openapi::Failure)))]
 async fn change_password(
     State(app): State<AppState>,
     SignedIn(customer): SignedIn,

@@ -11,13 +11,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, REFERER, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use stint_axum::{Session, SessionLayer};
@@ -25,27 +23,26 @@ use stint_core::event::{MAX_KIND_LEN, kinds};
 use stint_core::store::DataOp;
 use stint_core::{Event, SessionId, SessionKind, SessionRecord};
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{ApiError, ApiResult, Json, Reply, created, ok};
 use crate::state::AppState;
 
 /// The routes under `/api/v1`, behind the service key.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/auth", any(gateway))
-        // Envoy's ext_authz puts the original path after its prefix.
-        .route("/auth/{*original}", any(gateway))
-        .route("/sessions/resolve", post(resolve))
-        .route("/sessions/{id}", get(session))
-        .route("/sessions/{id}/login", post(login))
-        .route("/sessions/{id}/logout", post(logout))
-        .route("/sessions/{id}/convert", post(convert))
-        .route("/sessions/{id}/events", post(track))
-        .route("/sessions/{id}/data", get(data).patch(update_data))
-        .route(
-            "/customers/{id}/sessions",
-            get(customer_sessions).delete(revoke_customer_sessions),
-        )
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(gateway))
+        .routes(routes!(gateway_envoy))
+        .routes(routes!(resolve))
+        .routes(routes!(session))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(convert))
+        .routes(routes!(track))
+        .routes(routes!(data, update_data))
+        .routes(routes!(customer_sessions, revoke_customer_sessions))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .layer(middleware::from_fn_with_state(state, require_key))
 }
@@ -76,7 +73,7 @@ async fn require_key(State(app): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// A browser request as a backend forwards it (`POST /api/v1/sessions/resolve`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Forwarded {
     /// The browser's raw `Cookie` header.
@@ -95,9 +92,10 @@ struct Forwarded {
 }
 
 /// `resolve`'s answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Resolved {
+    #[schema(value_type = Option<stint_core::SessionSchema>)]
     session: Option<SessionRecord>,
     set_cookie: Vec<String>,
     created: bool,
@@ -187,6 +185,11 @@ async fn resolve_head(layer: &SessionLayer, head: &axum::http::request::Parts) -
     (session, cookies)
 }
 
+#[utoipa::path(post, path = "/sessions/resolve", tag = "session API", security(("service" = [])), request_body = Forwarded,
+    responses((status = 200, description = "What the session layer does for that browser request", body = crate::openapi::Envelope<Resolved>),
+        (status = 400, description = "An ip, url, method or header value a browser cannot send", body = crate::openapi::Failure),
+        (status = 413, description = "A body over 64 KiB", body = crate::openapi::Failure),
+        (status = 431, description = "A cookie over 8 KiB", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn resolve(State(app): State<AppState>, Json(f): Json<Forwarded>) -> ApiResult<Reply<Resolved>> {
     let head = forwarded_head(&f, &app.layer)?;
     let (session, set_cookie) = resolve_head(&app.layer, &head).await;
@@ -225,6 +228,14 @@ struct Requirement {
 /// ext_authz instead asks `/api/v1/auth` followed by the original path and
 /// query, with the original method, and says `X-Stint-Require: customer`
 /// where the query would belong to the page.
+#[utoipa::path(method(get, post, put, patch, delete, head, options), path = "/auth", tag = "gateway", security(("service" = [])),
+    params(("require" = Option<String>, Query, description = "customer: 401 unless the session is a customer's"),
+        ("X-Original-URI" = Option<String>, Header, description = "The page asked for (nginx); Traefik: X-Forwarded-Uri"),
+        ("X-Original-Method" = Option<String>, Header, description = "Its method (nginx); Traefik: X-Forwarded-Method"),
+        ("X-Forwarded-For" = Option<String>, Header, description = "The client; its last address is used (else X-Real-IP)")),
+    responses((status = 200, description = "No body. X-Stint-Session-Id, X-Stint-Visitor-Id, X-Stint-Session-Type, X-Stint-Customer-Id for the upstream (none for a bot); Set-Cookie for the browser, and each cookie again alone in X-Stint-Set-Cookie-Session and X-Stint-Set-Cookie-Visitor"),
+        (status = 401, description = "require=customer without a customer, or no service key"),
+        (status = 400, description = "An unknown requirement", body = crate::openapi::Failure)))]
 async fn gateway(
     State(app): State<AppState>,
     method: Method,
@@ -339,6 +350,21 @@ async fn gateway(
     Ok((status, answer).into_response())
 }
 
+/// The gateway for Envoy, whose ext_authz asks `/api/v1/auth/<the original
+/// path>`: the same answer (see [`gateway`]).
+#[utoipa::path(method(get, post, put, patch, delete, head, options), path = "/auth/{*original}", tag = "gateway", security(("service" = [])),
+    params(("original" = String, Path, description = "The original path (Envoy's ext_authz puts it after its path_prefix); the query is the page's"),
+        ("X-Stint-Require" = Option<String>, Header, description = "customer: 401 unless the session is a customer's")),
+    responses((status = 200, description = "As /api/v1/auth"), (status = 401, description = "As /api/v1/auth")))]
+async fn gateway_envoy(
+    state: State<AppState>,
+    method: Method,
+    asked: axum::extract::OriginalUri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    gateway(state, method, asked, headers).await
+}
+
 fn session_id(raw: &str) -> ApiResult<SessionId> {
     raw.parse()
         .map_err(|_| ApiError::BadRequest("Invalid session id: expected a UUID".into()))
@@ -360,6 +386,9 @@ async fn live_session(app: &AppState, id: &SessionId) -> ApiResult<SessionRecord
     }
 }
 
+#[utoipa::path(get, path = "/sessions/{id}", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A session id (UUID)")),
+    responses((status = 200, description = "The session (ended ones too)", body = crate::openapi::Envelope<stint_core::SessionSchema>),
+        (status = 404, description = "Unknown session", body = crate::openapi::Failure), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn session(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<SessionRecord>> {
     let id = session_id(&id)?;
     let s = app
@@ -370,21 +399,25 @@ async fn session(State(app): State<AppState>, Path(id): Path<String>) -> ApiResu
     Ok(ok(s))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Login {
     customer_id: String,
 }
 
 /// A change that hands the browser a cookie.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WithCookies {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<stint_core::SessionSchema>)]
     session: Option<SessionRecord>,
     set_cookie: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/sessions/{id}/login", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A session id (UUID)")), request_body = Login,
+    responses((status = 200, description = "The same sessionId, type CUSTOMER; the new token in setCookie; records customer_login", body = crate::openapi::Envelope<WithCookies>),
+        (status = 404, description = "Unknown or ended session", body = crate::openapi::Failure), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn login(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -399,6 +432,9 @@ async fn login(
     }))
 }
 
+#[utoipa::path(post, path = "/sessions/{id}/logout", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A session id (UUID)")),
+    responses((status = 200, description = "The session ended; setCookie clears the cookie; records customer_logout", body = crate::openapi::Envelope<WithCookies>),
+        (status = 404, description = "Unknown or ended session", body = crate::openapi::Failure), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn logout(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<WithCookies>> {
     let id = session_id(&id)?;
     if app.engine.logout(&id).await?.is_none() {
@@ -410,7 +446,7 @@ async fn logout(State(app): State<AppState>, Path(id): Path<String>) -> ApiResul
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Convert {
     order_id: String,
@@ -418,6 +454,9 @@ struct Convert {
     currency: Option<String>,
 }
 
+#[utoipa::path(post, path = "/sessions/{id}/convert", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A session id (UUID)")), request_body = Convert,
+    responses((status = 200, description = "The session, converted; records order_completed with the total", body = crate::openapi::Envelope<stint_core::SessionSchema>),
+        (status = 404, description = "Unknown or ended session", body = crate::openapi::Failure), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn convert(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -440,7 +479,7 @@ async fn convert(
     Ok(ok(session))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Track {
     #[serde(rename = "type")]
@@ -448,6 +487,13 @@ struct Track {
     page: Option<String>,
     product_id: Option<String>,
     metadata: Option<Value>,
+}
+
+/// `POST …/events`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct Recorded {
+    /// Whether the event was recorded (not for a visitor who asked not to be tracked).
+    recorded: bool,
 }
 
 /// Whether `kind` is a type the session API records: the storefront's cart
@@ -478,11 +524,14 @@ fn trackable(kind: &str) -> ApiResult<&str> {
     Ok(kind)
 }
 
+#[utoipa::path(post, path = "/sessions/{id}/events", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A session id (UUID)")), request_body = Track,
+    responses((status = 201, description = "Recorded (recorded: false when the visitor asked not to be tracked)", body = crate::openapi::Envelope<Recorded>),
+        (status = 404, description = "Unknown or ended session", body = crate::openapi::Failure), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn track(
     State(app): State<AppState>,
     Path(id): Path<String>,
     Json(body): Json<Track>,
-) -> ApiResult<Reply<Value>> {
+) -> ApiResult<Reply<Recorded>> {
     let id = session_id(&id)?;
     let kind = trackable(&body.kind)?;
     if let Some(page) = &body.page {
@@ -502,22 +551,28 @@ async fn track(
         event.metadata = body.metadata;
         app.engine.track(event).await?;
     }
-    Ok(created(json!({ "recorded": tracked })))
+    Ok(created(Recorded { recorded: tracked }))
 }
 
+#[utoipa::path(get, path = "/sessions/{id}/data", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A session id (UUID)")),
+    responses((status = 200, description = "The session's data", body = crate::openapi::Envelope<serde_json::Value>),
+        (status = 404, description = "Unknown or ended session", body = crate::openapi::Failure), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn data(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Reply<Value>> {
     let id = session_id(&id)?;
     let session = live_session(&app, &id).await?;
     Ok(ok(Value::Object((*session.data).clone())))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 struct DataChange {
     set: Map<String, Value>,
     remove: Vec<String>,
 }
 
+#[utoipa::path(patch, path = "/sessions/{id}/data", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A session id (UUID)")), request_body = DataChange,
+    responses((status = 200, description = "The data after the change, applied atomically", body = crate::openapi::Envelope<serde_json::Value>),
+        (status = 404, description = "Unknown or ended session", body = crate::openapi::Failure), (status = 400, description = "Past the data's bounds (keys, value size)", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn update_data(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -547,6 +602,8 @@ async fn update_data(
     Ok(ok(Value::Object((*session.data).clone())))
 }
 
+#[utoipa::path(get, path = "/customers/{id}/sessions", tag = "session API", security(("service" = [])), params(("id" = String, Path, description = "A customer id")),
+    responses((status = 200, description = "The customer's active sessions", body = crate::openapi::Envelope<Vec<stint_core::SessionSchema>>), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn customer_sessions(
     State(app): State<AppState>,
     Path(customer): Path<String>,
@@ -560,15 +617,18 @@ struct Except {
     except: Option<String>,
 }
 
+#[utoipa::path(delete, path = "/customers/{id}/sessions", tag = "session API", security(("service" = [])),
+    params(("id" = String, Path, description = "A customer id"), ("except" = Option<String>, Query, description = "A session id to keep")),
+    responses((status = 200, description = "Revoked", body = crate::openapi::Envelope<crate::views::Revoked>), (status = 400, description = "A malformed id or body field; the message names it", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn revoke_customer_sessions(
     State(app): State<AppState>,
     Path(customer): Path<String>,
     Query(q): Query<Except>,
-) -> ApiResult<Reply<Value>> {
+) -> ApiResult<Reply<crate::views::Revoked>> {
     let customer = bounded("customerId", &customer, 128)?;
     let keep = q.except.as_deref().map(session_id).transpose()?;
     let revoked = app.engine.revoke_customer(customer, keep.as_ref()).await?;
-    Ok(ok(json!({ "revoked": revoked })))
+    Ok(ok(crate::views::Revoked { revoked }))
 }
 
 #[cfg(test)]

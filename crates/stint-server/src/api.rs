@@ -10,9 +10,21 @@ use serde_json::json;
 /// `{"success": true, "data": …}` with a status.
 pub struct Reply<T>(pub StatusCode, pub T);
 
+/// The envelope as written: the answer serialised in place, not copied into
+/// a `serde_json::Value` first.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    success: bool,
+    data: &'a T,
+}
+
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(json!({ "success": true, "data": self.1 }))).into_response()
+        let envelope = Envelope {
+            success: true,
+            data: &self.1,
+        };
+        (self.0, axum::Json(envelope)).into_response()
     }
 }
 

@@ -105,29 +105,53 @@ const SERVICE_KEY: &str = "bench-service-key-0123456789";
 /// The `stint` binary of this workspace, built (release, into this
 /// program's target directory) if it is not up to date.
 pub fn build_stint() -> Result<std::path::PathBuf> {
+    eprintln!("building the stint binary");
+    let target_dir = cargo_build_release(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"),
+        &["--locked", "-p", "stint-server"],
+    )?;
+    Ok(target_dir.join("release").join("stint"))
+}
+
+/// `cargo build --release` of `manifest` (with `args`) into this program's
+/// target directory, which it returns.
+fn cargo_build_release(manifest: &std::path::Path, args: &[&str]) -> Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     let profile_dir = exe.parent().context("the benchmark's directory")?;
     let target_dir = profile_dir.parent().context("the target directory")?;
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("building the stint binary");
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--locked",
-            "-p",
-            "stint-server",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
+        .args(["build", "--release", "--quiet"])
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
         .status()
         .context("running cargo")?;
-    anyhow::ensure!(status.success(), "building the stint binary failed");
-    Ok(target_dir.join("release").join("stint"))
+    anyhow::ensure!(status.success(), "building {} failed", manifest.display());
+    Ok(target_dir.to_owned())
+}
+
+/// Where a `stint serve` child listens, from the line it prints on its
+/// standard output (piped); the rest of that output is read and dropped
+/// from then on, so that the server never blocks on a full pipe.
+pub fn stint_address(child: &mut Child) -> Result<SocketAddr> {
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("stint's stdout is not piped"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow!("stint exited before listening"))??;
+        if let Some(a) = line.strip_prefix("stint listening on http://") {
+            break a.trim().parse()?;
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(addr)
 }
 
 /// The tower-sessions program: a workspace of its own, so that its
@@ -135,20 +159,9 @@ pub fn build_stint() -> Result<std::path::PathBuf> {
 /// project. Builds it (into this program's target directory) and returns
 /// the executable.
 pub fn build_tower_sessions() -> Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe.parent().context("the benchmark's directory")?;
-    let target_dir = profile_dir.parent().context("the target directory")?;
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tower-sessions/Cargo.toml");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("building the tower-sessions contenders ({})", manifest.display());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .status()
-        .context("running cargo")?;
-    anyhow::ensure!(status.success(), "building {} failed", manifest.display());
+    let target_dir = cargo_build_release(&manifest, &[])?;
     Ok(target_dir.join("release").join("stint-bench-tower-sessions"))
 }
 
@@ -447,18 +460,7 @@ fn spawn_stint(stint: &std::path::Path, pin: bool, dir: &std::path::Path) -> Res
         .stderr(Stdio::inherit())
         .spawn()
         .context("starting stint serve")?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .ok_or_else(|| anyhow!("stint exited before listening"))??;
-        if let Some(a) = line.strip_prefix("stint listening on http://") {
-            break a.trim().parse()?;
-        }
-    };
-    // Keep reading, so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let addr = stint_address(&mut child)?;
     Ok((child, addr))
 }
 
@@ -585,16 +587,14 @@ impl Running {
 
 /// User + system CPU time of process `pid` so far (Linux).
 fn cpu_time_of(pid: u32) -> Option<Duration> {
-    {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the parenthesised name; utime and stime are the 14th and 15th.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        let ticks = clock_ticks()?;
-        Some(Duration::from_secs_f64((utime + stime) as f64 / ticks as f64))
-    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = clock_ticks()?;
+    Some(Duration::from_secs_f64((utime + stime) as f64 / ticks as f64))
 }
 
 /// SIGINT (a clean shutdown), then SIGKILL after five seconds.

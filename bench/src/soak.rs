@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,28 +57,6 @@ struct Row {
     sessions: u64,
 }
 
-/// Builds `stint` (release) beside this program and returns it.
-fn build_server() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe.parent().context("the benchmark's directory")?;
-    let target_dir = profile_dir.parent().context("the target directory")?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "stint-server",
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .status()
-        .context("running cargo")?;
-    anyhow::ensure!(status.success(), "building the server failed");
-    Ok(target_dir.join("release").join("stint"))
-}
-
 struct Server {
     child: Child,
     addr: SocketAddr,
@@ -103,17 +81,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .context("starting stint")?;
-        let stdout = child.stdout.take().context("stint's stdout")?;
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-        let addr = loop {
-            let line = lines
-                .next()
-                .ok_or_else(|| anyhow!("stint exited before listening"))??;
-            if let Some(a) = line.strip_prefix("stint listening on http://") {
-                break a.trim().parse()?;
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
+        let addr = crate::server::stint_address(&mut child)?;
         Ok(Server { child, addr, data })
     }
 
@@ -207,7 +175,7 @@ async fn send(req: reqwest::RequestBuilder, jar: &Jar) -> bool {
 
 /// Runs the soak and prints its rows.
 pub async fn run(args: &SoakArgs) -> Result<()> {
-    let bin = build_server()?;
+    let bin = crate::server::build_stint()?;
     let server = Server::start(&bin, args.session_ttl)?;
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::builder()

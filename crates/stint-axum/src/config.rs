@@ -126,8 +126,9 @@ impl SessionConfig {
         self
     }
 
-    /// Checks that setting `set` in `data` keeps within the data's bounds
-    /// (key length, number of keys, size of a value), as
+    /// Checks that setting `set` in `data` (taken: the check fills it in)
+    /// keeps within the data's bounds (key length, number of keys, size of
+    /// a value), as
     /// [`Session::insert`](crate::Session::insert) does; the message says
     /// which bound a change breaks.
     ///
@@ -136,17 +137,16 @@ impl SessionConfig {
     /// The first bound broken, in words.
     pub fn check_data<'a>(
         &self,
-        data: &serde_json::Map<String, serde_json::Value>,
+        mut data: serde_json::Map<String, serde_json::Value>,
         set: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
     ) -> Result<(), String> {
         let limits = crate::session::DataLimits {
             max_keys: self.data_max_keys,
             max_value_bytes: self.data_max_value_bytes,
         };
-        let mut after = data.clone();
         for (key, value) in set {
-            limits.check(&after, key, value)?;
-            after.insert(key.clone(), serde_json::Value::Null);
+            limits.check(&data, key, value)?;
+            data.insert(key.clone(), serde_json::Value::Null);
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use stint_axum::{Session, SessionLayer};
 use stint_core::event::{MAX_KIND_LEN, kinds};
 use stint_core::store::DataOp;
-use stint_core::{Event, SessionId, SessionKind, SessionRecord};
+use stint_core::{Event, SessionId, SessionRecord};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -172,17 +172,12 @@ fn forwarded_head(f: &Forwarded, layer: &SessionLayer) -> ApiResult<axum::http::
 }
 
 /// What the layer does around a handler, for the forwarded request: the
-/// session, and the `Set-Cookie` values for the browser.
-async fn resolve_head(layer: &SessionLayer, head: &axum::http::request::Parts) -> (Session, Vec<String>) {
+/// session, and the `Set-Cookie` headers for the browser.
+async fn resolve_head(layer: &SessionLayer, head: &axum::http::request::Parts) -> (Session, HeaderMap) {
     let session = layer.resolve(head).await;
     let mut headers = HeaderMap::new();
     layer.finish(&session, &mut headers).await;
-    let cookies = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    (session, cookies)
+    (session, headers)
 }
 
 #[utoipa::path(post, path = "/sessions/resolve", tag = "session API", security(("service" = [])), request_body = Forwarded,
@@ -192,7 +187,12 @@ async fn resolve_head(layer: &SessionLayer, head: &axum::http::request::Parts) -
         (status = 431, description = "A cookie over 8 KiB", body = crate::openapi::Failure), (status = 401, description = "Service key required", body = crate::openapi::Failure)))]
 async fn resolve(State(app): State<AppState>, Json(f): Json<Forwarded>) -> ApiResult<Reply<Resolved>> {
     let head = forwarded_head(&f, &app.layer)?;
-    let (session, set_cookie) = resolve_head(&app.layer, &head).await;
+    let (session, headers) = resolve_head(&app.layer, &head).await;
+    let set_cookie = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
     let bot = session.is_bot();
     Ok(ok(Resolved {
         session: (!bot).then(|| session.record()),
@@ -306,43 +306,44 @@ async fn gateway(
             .extensions_mut()
             .insert(ConnectInfo(SocketAddr::new(ip, 0)));
     }
-    let (session, cookies) = resolve_head(&app.layer, &request.into_parts().0).await;
-
-    let mut answer = HeaderMap::new();
+    let (session, mut answer) = resolve_head(&app.layer, &request.into_parts().0).await;
     if session.is_stored() {
-        let record = session.record();
-        let mut identity = |name: &'static str, value: String| {
-            if let Ok(v) = HeaderValue::from_str(&value) {
+        let mut identity = |name: &'static str, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
                 answer.insert(HeaderName::from_static(name), v);
             }
         };
-        identity("x-stint-session-id", record.id.to_string());
-        identity("x-stint-visitor-id", record.visitor_id.to_string());
-        identity("x-stint-session-type", record.kind.as_str().to_owned());
+        identity("x-stint-session-id", &session.id().to_string());
+        identity("x-stint-visitor-id", &session.visitor_id().to_string());
+        identity(
+            "x-stint-session-type",
+            if session.is_customer() {
+                "CUSTOMER"
+            } else {
+                "ANONYMOUS"
+            },
+        );
         identity(
             "x-stint-customer-id",
-            record.customer_id.clone().unwrap_or_default(),
+            session.customer_id().as_deref().unwrap_or_default(),
         );
     }
-    let (session_cookie, visitor_cookie) = (
-        app.layer.config().session_cookie.as_str(),
-        app.layer.config().visitor_cookie.as_str(),
-    );
-    for cookie in &cookies {
-        let Ok(v) = HeaderValue::from_str(cookie) else {
-            continue;
-        };
-        answer.append(SET_COOKIE, v.clone());
-        // One header per cookie as well: a proxy's variable holds one value
-        // per header name.
-        let name = cookie.split('=').next().unwrap_or_default();
-        if name == session_cookie {
-            answer.insert(HeaderName::from_static("x-stint-set-cookie-session"), v);
-        } else if name == visitor_cookie {
-            answer.insert(HeaderName::from_static("x-stint-set-cookie-visitor"), v);
+    // Each cookie once more under a header of its own: a proxy's variable
+    // holds one value per header name.
+    let config = app.layer.config();
+    let mut alone = Vec::new();
+    for cookie in answer.get_all(SET_COOKIE) {
+        let name = cookie.as_bytes().split(|b| *b == b'=').next().unwrap_or_default();
+        if name == config.session_cookie.as_bytes() {
+            alone.push(("x-stint-set-cookie-session", cookie.clone()));
+        } else if name == config.visitor_cookie.as_bytes() {
+            alone.push(("x-stint-set-cookie-visitor", cookie.clone()));
         }
     }
-    let status = if customer_required && session.record().kind != SessionKind::Customer {
+    for (name, cookie) in alone {
+        answer.insert(HeaderName::from_static(name), cookie);
+    }
+    let status = if customer_required && !session.is_customer() {
         StatusCode::UNAUTHORIZED
     } else {
         StatusCode::OK
@@ -380,7 +381,7 @@ fn bounded<'a>(field: &str, value: &'a str, max: usize) -> ApiResult<&'a str> {
 /// A session that is still going on (the changes of a session API need one).
 async fn live_session(app: &AppState, id: &SessionId) -> ApiResult<SessionRecord> {
     match app.engine.get(id).await? {
-        Some(s) if s.ended_at.is_none() && s.is_live(app.engine.policy(), app.engine.now()) => Ok(s),
+        Some(s) if s.is_live(app.engine.policy(), app.engine.now()) => Ok(s),
         Some(_) => Err(ApiError::NotFound("Session has ended".into())),
         None => Err(ApiError::NotFound("Session not found".into())),
     }
@@ -586,7 +587,7 @@ async fn update_data(
     }
     app.layer
         .config()
-        .check_data(&after, change.set.iter())
+        .check_data(after, change.set.iter())
         .map_err(ApiError::BadRequest)?;
     let ops: Vec<DataOp> = change
         .remove

@@ -72,7 +72,51 @@ pub fn routes(state: AppState, session: SessionLayer) -> (Router<AppState>, utoi
         .paths
         .paths
         .insert(OPENAPI_PATH.to_owned(), document_path());
+    unique_operation_ids(&mut openapi);
     (router, openapi)
+}
+
+/// OpenAPI wants every `operationId` unique, and generators (openapi-typescript,
+/// openapi-generator) key their types by it; the handlers' names repeat
+/// across sections (`login` in the storefront and the session API) and a
+/// handler of several methods (the gateway) has one name. Each operation
+/// under `/api/{section}/` is named `{section}_{handler}`, and one answering
+/// several methods gets the method as a suffix.
+fn unique_operation_ids(openapi: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let section = path
+            .strip_prefix("/api/")
+            .and_then(|rest| rest.split('/').next())
+            .filter(|s| !s.is_empty() && !s.starts_with('{') && path.len() > "/api/".len() + s.len());
+        let operations = [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("options", &mut item.options),
+            ("head", &mut item.head),
+            ("patch", &mut item.patch),
+            ("trace", &mut item.trace),
+        ];
+        let mut named: Vec<(&str, &mut utoipa::openapi::path::Operation)> = operations
+            .into_iter()
+            .filter_map(|(method, op)| op.as_mut().map(|op| (method, op)))
+            .collect();
+        let shared = named.len() > 1
+            && named
+                .windows(2)
+                .all(|w| w[0].1.operation_id.is_some() && w[0].1.operation_id == w[1].1.operation_id);
+        for (method, op) in named.iter_mut() {
+            let Some(id) = op.operation_id.take() else {
+                continue;
+            };
+            let id = match section {
+                Some(section) if !id.starts_with(&format!("{section}_")) => format!("{section}_{id}"),
+                _ => id,
+            };
+            op.operation_id = Some(if shared { format!("{id}_{method}") } else { id });
+        }
+    }
 }
 
 /// The document's own entry.
@@ -81,6 +125,7 @@ fn document_path() -> utoipa::openapi::PathItem {
     use utoipa::openapi::{ContentBuilder, ResponseBuilder};
     let operation = OperationBuilder::new()
         .tag("operations")
+        .operation_id(Some("openapi"))
         .summary(Some("This OpenAPI 3.1 document"))
         .response(
             "200",

@@ -93,11 +93,20 @@ async fn the_document_is_valid_openapi_3_1() {
             "{r} resolves to nothing"
         );
     }
-    // Every path parameter is declared, every operation answers something,
-    // and the two bearer schemes the operations name exist.
+    // Every path parameter is declared, every operation answers something
+    // and has an id of its own (generators key their types by it), and the
+    // two bearer schemes the operations name exist.
+    let mut ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(
+                ids.insert(id.to_owned()),
+                "operationId {id} is used twice ({method} {path})"
+            );
             assert!(
                 !op["responses"].as_object().unwrap().is_empty(),
                 "{method} {path}"

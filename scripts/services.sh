@@ -317,15 +317,26 @@ ensure_nginx() {
 }
 
 # Chromium and playwright-core, for the dashboard's browser test.
+# Node.js and npm (Debian's, Node 18, where none is installed).
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+}
+
 ensure_browser() {
   if [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
   fi
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    apt_install nodejs npm
-  fi
+  ensure_node
   (cd crates/stint-server/tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "== $(/usr/bin/chromium --version 2>/dev/null | head -n 1), node $(node --version)"
+}
+
+# Creates the database $1 on the test PostgreSQL server and prints its URL.
+create_database() {
+  "$STINT_PG_BIN/psql" -q "$STINT_TEST_POSTGRES_URL" -c "CREATE DATABASE $1" >/dev/null
+  echo "${STINT_TEST_POSTGRES_URL%/postgres}/$1"
 }
 
 stop_services() {

@@ -318,7 +318,9 @@ fn run(args: RunArgs) -> Result<()> {
                 }
                 None => None,
             };
-            let child = if contender.uses_stint_binary() || contender.uses_nginx() {
+            let child = if contender.is_express() {
+                server::spawn_express(contender, two_cores(), redis, stint.as_deref())?
+            } else if contender.uses_stint_binary() || contender.uses_nginx() {
                 server::spawn_composite(contender, two_cores(), stint.as_deref())?
             } else {
                 server::spawn(contender, two_cores(), redis, tower_sessions.as_deref())?
@@ -391,9 +393,22 @@ fn run(args: RunArgs) -> Result<()> {
 /// The ratios the session API and the gateway are judged by: each against
 /// the contender it replaces, in the same run (medians over the runs).
 fn print_pairs(rows: &[Row]) {
-    use server::Contender::{Nginx, NginxStint, StintApi, StintMemory};
+    use server::Contender::{
+        Express, ExpressSession, ExpressStint, Nginx, NginxStint, StintApi, StintMemory,
+    };
     let pairs = [
         (StintApi, StintMemory, "session API (resolve) / in-process layer"),
+        (ExpressStint, Express, "Express + stint-express / Express alone"),
+        (
+            ExpressSession,
+            Express,
+            "Express + express-session + connect-redis / Express alone",
+        ),
+        (
+            ExpressStint,
+            ExpressSession,
+            "Express + stint-express / Express + express-session + connect-redis",
+        ),
         (
             NginxStint,
             Nginx,

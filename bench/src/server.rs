@@ -39,6 +39,17 @@ pub enum Contender {
     /// The same nginx and baseline, each page asking `stint serve` through
     /// `auth_request` first, with `deploy/nginx/stint.conf`.
     NginxStint,
+    /// The same route in Express (`bench/express`), no session middleware:
+    /// the reference of the two below.
+    Express,
+    /// Express with the `stint-express` package (`clients/node`) asking
+    /// `stint serve` (in-process hot store, SQLite) for each page: the
+    /// session resumed and the page view recorded.
+    ExpressStint,
+    /// Express with `express-session` and `connect-redis` on the benchmark's
+    /// redis-server, as our users' documents wire them, the handler counting
+    /// page views in the session.
+    ExpressSession,
 }
 
 impl Contender {
@@ -53,6 +64,9 @@ impl Contender {
             Self::StintApi => "stint session API (resolve)",
             Self::Nginx => "nginx -> baseline",
             Self::NginxStint => "nginx + stint gateway -> baseline",
+            Self::Express => "express",
+            Self::ExpressStint => "express + stint-express",
+            Self::ExpressSession => "express + express-session + connect-redis",
         }
     }
 
@@ -65,12 +79,18 @@ impl Contender {
             Self::TowerSessionsRedis => "redis",
             Self::StintApi => "stint-api",
             Self::Nginx | Self::NginxStint => "baseline",
+            Self::Express => "plain",
+            Self::ExpressStint => "stint",
+            Self::ExpressSession => "session",
         }
     }
 
     /// Whether it keeps its sessions in the benchmark's redis-server.
     pub fn uses_redis(self) -> bool {
-        matches!(self, Self::StintRedis | Self::TowerSessionsRedis)
+        matches!(
+            self,
+            Self::StintRedis | Self::TowerSessionsRedis | Self::ExpressSession
+        )
     }
 
     /// Whether it is served by the tower-sessions program (`bench/tower-sessions`).
@@ -80,7 +100,12 @@ impl Contender {
 
     /// Whether it runs the `stint` binary (`stint serve`).
     pub fn uses_stint_binary(self) -> bool {
-        matches!(self, Self::StintApi | Self::NginxStint)
+        matches!(self, Self::StintApi | Self::NginxStint | Self::ExpressStint)
+    }
+
+    /// Whether it is served by the Express program (`bench/express`).
+    pub fn is_express(self) -> bool {
+        matches!(self, Self::Express | Self::ExpressStint | Self::ExpressSession)
     }
 
     /// Whether it runs nginx.
@@ -210,6 +235,9 @@ pub fn serve(contender: Contender) -> Result<()> {
             }
             Contender::StintApi | Contender::Nginx | Contender::NginxStint => {
                 anyhow::bail!("{} is several processes: `run` starts them", contender.name())
+            }
+            Contender::Express | Contender::ExpressStint | Contender::ExpressSession => {
+                anyhow::bail!("the Express contenders are served by bench/express")
             }
             Contender::StintMemory | Contender::StintRedis => {
                 // Wired as `stint serve` wires it, through the same builder:
@@ -412,14 +440,7 @@ pub fn spawn(
         .stderr(Stdio::inherit())
         .spawn()
         .context("starting a contender")?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening ")
-        .ok_or_else(|| anyhow!("contender said {line:?}"))?
-        .parse()?;
+    let addr = listening(&mut child)?;
     Ok(Running {
         addr,
         child,
@@ -437,6 +458,17 @@ fn pinned(program: &std::path::Path, pin: bool) -> Command {
     } else {
         Command::new(program)
     }
+}
+
+/// Where a contender listens, from the `listening ADDR` line it prints first.
+fn listening(child: &mut Child) -> Result<SocketAddr> {
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    line.trim()
+        .strip_prefix("listening ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| anyhow!("the contender said {line:?}"))
 }
 
 /// Starts `stint serve` on a free port, with the in-process hot store and
@@ -462,6 +494,63 @@ fn spawn_stint(stint: &std::path::Path, pin: bool, dir: &std::path::Path) -> Res
         .context("starting stint serve")?;
     let addr = stint_address(&mut child)?;
     Ok((child, addr))
+}
+
+/// The Express program's folder, with its packages installed.
+fn express_dir() -> Result<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("express");
+    anyhow::ensure!(
+        dir.join("node_modules/express").exists()
+            && dir.join("node_modules/stint-express/dist/esm/index.js").exists(),
+        "the Express contenders need Node.js, bench/express's packages and a built clients/node: \
+         run scripts/bench, which installs them"
+    );
+    Ok(dir)
+}
+
+/// Starts an Express contender (`node bench/express/app.mjs MODE`) on a free
+/// port; for `stint-express`, `stint serve` behind it. Both on the server's
+/// core when `pin`.
+pub fn spawn_express(
+    contender: Contender,
+    pin: bool,
+    redis: Option<&Redis>,
+    stint: Option<&std::path::Path>,
+) -> Result<Running> {
+    let dir = express_dir()?;
+    let data = tempfile::tempdir()?;
+    let mut behind = Vec::new();
+    let node = std::path::Path::new("node");
+    let mut cmd = pinned(node, pin);
+    cmd.arg(dir.join("app.mjs"))
+        .arg(contender.arg())
+        .current_dir(&dir)
+        .env(
+            "STINT_BENCH_BODY",
+            std::str::from_utf8(&body()).context("the body")?,
+        );
+    if contender == Contender::ExpressStint {
+        let stint = stint.context("the stint binary was not built")?;
+        let (child, addr) = spawn_stint(stint, pin, data.path())?;
+        behind.push(child);
+        cmd.env("STINT_URL", format!("http://{addr}"))
+            .env("STINT_SERVICE_KEY", SERVICE_KEY);
+    }
+    if contender == Contender::ExpressSession {
+        cmd.env("REDIS_URL", &redis.context("the benchmark's redis-server")?.url);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting node (install Node.js: scripts/bench does)")?;
+    let addr = listening(&mut child)?;
+    Ok(Running {
+        addr,
+        child,
+        behind,
+        _dir: Some(data),
+    })
 }
 
 /// Starts the contenders made of several processes: the session API

@@ -89,6 +89,11 @@ export function stint(options: StintOptions): StintMiddleware {
   const refusals = new Throttle(60_000);
 
   const middleware = (req: StintIncoming, res: ServerResponse, next: (error?: unknown) => void): void => {
+    // Mounted twice on one path (an app and a router both using it): one session, one page view.
+    if (req.stint !== undefined) {
+      next();
+      return;
+    }
     const context = new Context(client, res, logger);
     req.stint = context;
     if (!client.health.admit(Date.now())) {

@@ -3,7 +3,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Browser, setCookieFor, withShop } from "./support.mjs";
+import express from "express";
+import { stint } from "stint-express";
+
+import { Browser, SERVICE_KEY, setCookieFor, withShop } from "./support.mjs";
 
 // Customer ids are new on every run: the PostgreSQL and Redis passes share their stores.
 const run = Date.now().toString(36);
@@ -164,4 +167,29 @@ test("the client outside a request: a customer's sessions", async () => {
   assert.equal(sessions.length, 1);
   assert.equal(sessions[0].customerId, `c-client-${run}`);
   await assert.rejects(ctx.shop.client.session("not-a-session-id"), (e) => e.kind === "rejected" && e.status === 400);
+});
+
+test("mounted twice on one path, the middleware resolves once: one page view", async () => {
+  const middleware = stint({ url: ctx.stint.url, serviceKey: SERVICE_KEY });
+  const app = express();
+  const router = express.Router();
+  app.use(middleware);
+  router.use(middleware);
+  router.get("/page", (req, res) => res.json(req.stint.session));
+  app.use("/shop", router);
+  const server = await new Promise((r) => {
+    const s = app.listen(0, "127.0.0.1", () => r(s));
+  });
+  try {
+    const browser = new Browser();
+    const first = await browser.get(`http://127.0.0.1:${server.address().port}/shop/page`);
+    assert.equal(first.json.pageViews, 1);
+    const second = await browser.get(`http://127.0.0.1:${server.address().port}/shop/page`);
+    assert.equal(second.json.pageViews, 2);
+    const stored = await ctx.stint.admin(`/api/admin/sessions/${first.json.sessionId}`);
+    assert.equal(stored.pageViews, 2);
+  } finally {
+    middleware.client.close();
+    server.close();
+  }
 });

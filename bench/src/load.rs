@@ -1,7 +1,12 @@
-//! The closed-loop load generator: keep-alive HTTP/1.1 connections, each
-//! sending its next request as soon as the last answer is read.
+//! The load generator: keep-alive HTTP/1.1 connections. Closed loop: each
+//! connection sends its next request as soon as the last answer is read.
+//! Open loop (`Config::rate`): requests are due at a fixed rate whatever the
+//! server does, and each one's latency runs from when it was due, so that a
+//! request kept waiting by a slow one before it counts its wait (no
+//! coordinated omission).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +51,8 @@ pub struct Config {
     pub connections: usize,
     /// Measured time.
     pub duration: Duration,
+    /// Open loop: requests due per second, spread evenly; `None`: closed loop.
+    pub rate: Option<f64>,
 }
 
 /// What a run measured.
@@ -200,8 +207,11 @@ pub async fn drive(config: &Config) -> Result<Outcome> {
     }
     let start = Instant::now();
     let deadline = start + config.duration;
+    let due = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for task in 0..config.connections {
+        let due = Arc::clone(&due);
+        let rate = config.rate;
         let jars = Arc::clone(&jars);
         let host = host.clone();
         let addr = config.addr;
@@ -220,7 +230,19 @@ pub async fn drive(config: &Config) -> Result<Outcome> {
                     Workload::Returning => jars[idx].lock().ok().map(|j| j.clone()),
                     Workload::New => None,
                 };
-                let t = Instant::now();
+                let t = match rate {
+                    None => Instant::now(),
+                    Some(rate) => {
+                        // The next request due, on whichever connection is free.
+                        let n = due.fetch_add(1, Ordering::Relaxed);
+                        let at = start + Duration::from_secs_f64(n as f64 / rate);
+                        if at >= deadline {
+                            break;
+                        }
+                        wait_until(at).await;
+                        at
+                    }
+                };
                 match send(&mut sender, &host, &target, jar.as_ref()).await {
                     Ok(res) => {
                         let status = res.status();
@@ -265,4 +287,18 @@ pub async fn drive(config: &Config) -> Result<Outcome> {
         elapsed: start.elapsed(),
         latency,
     })
+}
+
+/// Waits until `at` to within microseconds: tokio's timer ticks in
+/// milliseconds, which would send an open loop's requests in bursts and add
+/// up to a millisecond to every latency, so the last stretch yields in a
+/// loop (on the load generator's own core).
+async fn wait_until(at: Instant) {
+    let now = Instant::now();
+    if at > now + Duration::from_millis(2) {
+        tokio::time::sleep_until((at - Duration::from_millis(1)).into()).await;
+    }
+    while Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
 }

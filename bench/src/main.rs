@@ -37,6 +37,10 @@ struct Cli {
 enum Cmd {
     /// Runs every contender and prints the table.
     Run(RunArgs),
+    /// `run` in the open loop at half the baseline's capacity (unless
+    /// `--open-loop` says otherwise): the latency a shop sees at a steady
+    /// rate, queueing included, against the bare route's.
+    OpenLoop(RunArgs),
     /// Drives a server that is already running (for profiling it).
     Drive {
         /// Its address.
@@ -111,6 +115,21 @@ struct RunArgs {
     /// runs, each ratio taken against the baseline of its own run first.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
+    /// Open loop at this fraction of the baseline's capacity: for each run
+    /// and workload the baseline is first driven closed-loop, then every
+    /// contender at `FRACTION` × its requests a second, each request's
+    /// latency counted from when it was due (queueing included).
+    #[arg(long, value_name = "FRACTION", value_parser = fraction)]
+    open_loop: Option<f64>,
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err(format!(
+            "{s:?}: a fraction of the baseline's capacity, above 0 and at most 1"
+        )),
+    }
 }
 
 /// What the simulated visitors do.
@@ -218,6 +237,7 @@ fn main() -> Result<()> {
                 visitors: 256,
                 connections: 64,
                 duration: Duration::from_secs(seconds),
+                rate: None,
             };
             let out = rt.block_on(load::drive(&config))?;
             println!(
@@ -228,14 +248,22 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Run(args) => {
-            if let Some(mut cmd) = pin_self()? {
-                let status = cmd.status().context("re-running pinned")?;
-                std::process::exit(status.code().unwrap_or(1));
-            }
-            run(args)
+        Cmd::Run(args) => run_pinned(args),
+        Cmd::OpenLoop(mut args) => {
+            args.open_loop.get_or_insert(0.5);
+            run_pinned(args)
         }
     }
+}
+
+/// `run`, from the load generator's own core (re-running this program
+/// pinned there, with the same arguments, where there are two cores).
+fn run_pinned(args: RunArgs) -> Result<()> {
+    if let Some(mut cmd) = pin_self()? {
+        let status = cmd.status().context("re-running pinned")?;
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    run(args)
 }
 
 fn two_cores() -> bool {
@@ -309,6 +337,29 @@ fn run(args: RunArgs) -> Result<()> {
     };
     let mut rows = Vec::new();
     for (run, &workload) in (0..args.runs).flat_map(|run| workloads.iter().map(move |w| (run, w))) {
+        let rate = match args.open_loop {
+            None => None,
+            Some(fraction) => {
+                let baseline = server::spawn(server::Contender::Baseline, two_cores(), None, None)?;
+                let config = load::Config {
+                    addr: baseline.addr,
+                    target: load::Target::Page,
+                    workload,
+                    visitors: args.visitors,
+                    connections: args.connections,
+                    duration: Duration::from_secs(args.seconds),
+                    rate: None,
+                };
+                let capacity = rt.block_on(load::drive(&config))?.rps();
+                baseline.stop();
+                eprintln!(
+                    "baseline capacity {capacity:.0} req/s ({}); open loop at {:.0} req/s",
+                    workload_name(workload),
+                    capacity * fraction
+                );
+                Some(capacity * fraction)
+            }
+        };
         for &contender in &contenders {
             let redis = redis.as_ref().filter(|_| contender.uses_redis());
             let before = match redis {
@@ -332,6 +383,7 @@ fn run(args: RunArgs) -> Result<()> {
                 visitors: args.visitors,
                 connections: args.connections,
                 duration: Duration::from_secs(args.seconds),
+                rate,
             };
             let cpu_before = child.cpu_time();
             let rss_before = child.rss();
@@ -376,6 +428,7 @@ fn run(args: RunArgs) -> Result<()> {
             );
             rows.push(Row {
                 run,
+                rate,
                 contender,
                 workload,
                 out: result,
@@ -387,7 +440,47 @@ fn run(args: RunArgs) -> Result<()> {
     }
     print_table(&rows);
     print_pairs(&rows);
+    print_open_loop(&rows);
     Ok(())
+}
+
+/// In the open loop, each contender's latency against the baseline's at the
+/// same arrival rate (medians over the runs, each ratio within its run).
+fn print_open_loop(rows: &[Row]) {
+    if rows.iter().all(|r| r.rate.is_none()) {
+        return;
+    }
+    println!();
+    println!(
+        "| contender (open loop) | workload | due req/s | answered req/s | p50 ms | p99 ms | p99.9 ms | p99 / baseline's |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for first in rows.iter().filter(|r| r.run == 0) {
+        let of = |f: &dyn Fn(&Row) -> Option<f64>| over_runs(rows, first, f);
+        let p99 = |r: &Row| r.out.quantile_ms(0.99);
+        let ratio = of(&|row| {
+            rows.iter()
+                .find(|b| {
+                    b.contender == server::Contender::Baseline
+                        && b.workload == row.workload
+                        && b.run == row.run
+                })
+                .map(|b| p99(row) / p99(b))
+        });
+        let fmt =
+            |v: Option<f64>, digits: usize| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"));
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            first.contender.name(),
+            workload_name(first.workload),
+            fmt(of(&|r| r.rate), 0),
+            fmt(of(&|r| Some(r.out.rps())), 0),
+            fmt(of(&|r| Some(r.out.quantile_ms(0.5))), 3),
+            fmt(of(&|r| Some(p99(r))), 3),
+            fmt(of(&|r| Some(r.out.quantile_ms(0.999))), 3),
+            fmt(ratio, 2),
+        );
+    }
 }
 
 /// The ratios the session API and the gateway are judged by: each against
@@ -465,6 +558,8 @@ fn workload_name(w: Workload) -> &'static str {
 /// One contender under one workload, in one run.
 struct Row {
     run: u32,
+    /// Open loop: the rate the requests were due at.
+    rate: Option<f64>,
     contender: server::Contender,
     workload: Workload,
     out: load::Outcome,
@@ -485,6 +580,23 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     }
 }
 
+/// The median of `f` over the runs of `first`'s contender and workload.
+fn over_runs(rows: &[Row], first: &Row, f: &dyn Fn(&Row) -> Option<f64>) -> Option<f64> {
+    median(
+        rows.iter()
+            .filter(|r| r.contender == first.contender && r.workload == first.workload)
+            .filter_map(f)
+            .collect(),
+    )
+}
+
+/// The baseline's row of `row`'s run and workload.
+fn baseline_of<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
+    rows.iter().find(|b| {
+        b.contender == server::Contender::Baseline && b.workload == row.workload && b.run == row.run
+    })
+}
+
 fn print_table(rows: &[Row]) {
     let runs = rows.iter().map(|r| r.run + 1).max().unwrap_or(1);
     println!();
@@ -498,20 +610,8 @@ fn print_table(rows: &[Row]) {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let fmt = |v: Option<f64>, digits: usize| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"));
     for first in rows.iter().filter(|r| r.run == 0) {
-        let same: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.contender == first.contender && r.workload == first.workload)
-            .collect();
-        let of = |f: &dyn Fn(&Row) -> Option<f64>| median(same.iter().filter_map(|r| f(r)).collect());
-        let ratio = of(&|row| {
-            rows.iter()
-                .find(|b| {
-                    b.contender == server::Contender::Baseline
-                        && b.workload == row.workload
-                        && b.run == row.run
-                })
-                .map(|b| row.out.rps() / b.out.rps())
-        });
+        let of = |f: &dyn Fn(&Row) -> Option<f64>| over_runs(rows, first, f);
+        let ratio = of(&|row| baseline_of(rows, row).map(|b| row.out.rps() / b.out.rps()));
         let cpu = of(&|row| {
             row.cpu
                 .filter(|_| row.out.requests > 0)
@@ -526,7 +626,10 @@ fn print_table(rows: &[Row]) {
             fmt(of(&|r| Some(r.out.quantile_ms(0.5))), 3),
             fmt(of(&|r| Some(r.out.quantile_ms(0.99))), 3),
             fmt(of(&|r| Some(r.out.quantile_ms(0.999))), 3),
-            same.iter().map(|r| r.out.errors).sum::<u64>(),
+            rows.iter()
+                .filter(|r| r.contender == first.contender && r.workload == first.workload)
+                .map(|r| r.out.errors)
+                .sum::<u64>(),
             fmt(cpu, 1),
             fmt(of(&|r| r.rss_per_session), 0),
             fmt(of(&|r| r.at_redis.as_ref().map(|a| a.round_trips_per_request)), 2),

@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod catalogue;
 mod config;
+mod export;
 mod openapi;
 mod passwords;
 mod privacy;

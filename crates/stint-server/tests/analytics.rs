@@ -174,6 +174,76 @@ async fn daily_breakdowns_and_funnel_are_exact_for_a_scripted_day() {
     assert_eq!(one_day["data"].as_array().unwrap().len(), 1);
 }
 
+/// The CSV form of `path`: its content type, download name and cells.
+async fn csv_of(s: &Server, path: &str) -> (String, String, Vec<Vec<String>>) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let r = s
+        .plain()
+        .get(s.url(&format!("{path}{sep}format=csv")))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    let header = |name: &str| r.headers()[name].to_str().unwrap().to_owned();
+    let (kind, disposition) = (header("content-type"), header("content-disposition"));
+    let text = r.text().await.unwrap();
+    let cells = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (kind, disposition, cells)
+}
+
+/// Every analytics route's CSV holds the same figures as its JSON: one
+/// column per field, in the JSON's order, a row per row.
+#[tokio::test]
+async fn every_analytics_route_answers_csv_with_the_same_figures() {
+    let s = Server::start(&[]);
+    scripted_day(&s).await;
+    for (path, name) in [
+        ("/api/admin/analytics/daily", "stint-daily-"),
+        (
+            "/api/admin/analytics/breakdown?dimension=utm_source",
+            "stint-utm_source-",
+        ),
+        ("/api/admin/analytics/funnel", "stint-funnel-"),
+        ("/api/admin/analytics/realtime", "stint-realtime.csv"),
+    ] {
+        let (_, json) = s.admin_get(path).await;
+        let rows: Vec<Value> = match &json["data"] {
+            Value::Array(rows) => rows.clone(),
+            one => vec![one.clone()],
+        };
+        let (kind, disposition, cells) = csv_of(&s, path).await;
+        assert_eq!(kind, "text/csv; charset=utf-8", "{path}");
+        assert!(
+            disposition.starts_with("attachment; filename=\"") && disposition.contains(name),
+            "{disposition}"
+        );
+        let (header, body) = cells.split_first().unwrap();
+        let fields: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
+        assert_eq!(header.len(), fields.len(), "{path}: {header:?}");
+        assert_eq!(body.len(), rows.len(), "{path}");
+        for (row, cells) in rows.iter().zip(body) {
+            for (column, cell) in header.iter().zip(cells) {
+                match &row[column] {
+                    Value::Null => assert_eq!(cell, "", "{path} {column}"),
+                    Value::String(text) => assert_eq!(cell, text, "{path} {column}"),
+                    Value::Number(n) => assert_eq!(cell.parse::<f64>().ok(), n.as_f64(), "{path} {column}"),
+                    other => panic!("{path} {column}: {other}"),
+                }
+            }
+        }
+    }
+    // The scripted day is in it.
+    let (_, _, daily) = csv_of(&s, "/api/admin/analytics/daily").await;
+    let today = daily.last().unwrap();
+    assert_eq!((today[1].as_str(), today[9].as_str()), ("3", "129.99"));
+}
+
 #[tokio::test]
 async fn bad_analytics_parameters_get_400() {
     let s = Server::start(&[]);
@@ -186,6 +256,8 @@ async fn bad_analytics_parameters_get_400() {
         "/api/admin/analytics/breakdown?dimension=password",
         "/api/admin/analytics/breakdown?dimension=device&limit=0",
         "/api/admin/analytics/funnel?to=x",
+        "/api/admin/analytics/daily?format=xml",
+        "/api/admin/analytics/realtime?format=CSV",
     ] {
         let (status, body) = s.admin_get(path).await;
         assert_eq!(status, 400, "{path}: {body}");

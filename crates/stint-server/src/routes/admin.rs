@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{ApiError, ApiResult, Reply, ok};
+use crate::export::{Format, Table};
 use crate::privacy;
 use crate::state::AppState;
 use crate::views::{
@@ -311,6 +312,13 @@ struct RangeParams {
     to: Option<String>,
     dimension: Option<String>,
     limit: Option<String>,
+    format: Option<String>,
+}
+
+/// The realtime route's parameters.
+#[derive(Deserialize)]
+struct FormatParams {
+    format: Option<String>,
 }
 
 /// The demo storefront's product pages: the funnel's second step.
@@ -346,24 +354,27 @@ fn range(app: &AppState, p: &RangeParams) -> ApiResult<(time::Date, time::Date)>
     Ok((from, to))
 }
 
-#[utoipa::path(get, path = "/analytics/daily", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today")),
-    responses((status = 200, description = "One row a day (UTC); today's is live", body = crate::openapi::Envelope<Vec<analytics::DayRow>>), (status = 400, description = "A bad date, a range past 366 days or reversed", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
+#[utoipa::path(get, path = "/analytics/daily", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"), ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
+    responses((status = 200, description = "One row a day (UTC); today's is live", content((crate::openapi::Envelope<Vec<analytics::DayRow>> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn daily(
     State(app): State<AppState>,
     Query(p): Query<RangeParams>,
-) -> ApiResult<Reply<Vec<analytics::DayRow>>> {
+) -> ApiResult<Table<Vec<analytics::DayRow>>> {
+    let format = Format::parse(p.format.as_deref())?;
     let (from, to) = range(&app, &p)?;
-    Ok(ok(app.engine.daily(from, to).await?))
+    let rows = app.engine.daily(from, to).await?;
+    Ok(Table::new(rows, format, format!("stint-daily-{from}-{to}")))
 }
 
 #[utoipa::path(get, path = "/analytics/breakdown", tag = "admin", security(("admin" = [])),
     params(("dimension" = String, Query, description = "device, browser, os, country, utm_source, utm_medium, utm_campaign, referrer or landing_page"), ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"),
-        ("limit" = Option<u32>, Query, description = "Rows, 1 to 100; default 10")),
-    responses((status = 200, description = "One row per value, most sessions first", body = crate::openapi::Envelope<Vec<analytics::BreakdownRow>>), (status = 400, description = "A bad date, a range past 366 days or reversed", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
+        ("limit" = Option<u32>, Query, description = "Rows, 1 to 100; default 10"), ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
+    responses((status = 200, description = "One row per value, most sessions first", content((crate::openapi::Envelope<Vec<analytics::BreakdownRow>> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn breakdown(
     State(app): State<AppState>,
     Query(p): Query<RangeParams>,
-) -> ApiResult<Reply<Vec<analytics::BreakdownRow>>> {
+) -> ApiResult<Table<Vec<analytics::BreakdownRow>>> {
+    let format = Format::parse(p.format.as_deref())?;
     let dimension = p.dimension.as_deref().unwrap_or_default();
     if !analytics::DIMENSIONS.contains(&dimension) {
         return Err(ApiError::BadRequest(format!(
@@ -381,17 +392,19 @@ async fn breakdown(
     };
     let (from, to) = range(&app, &p)?;
     let (sessions, events) = app.engine.analytics_facts(from, to, None).await?;
-    Ok(ok(analytics::breakdown(&sessions, &events, dimension, limit)))
+    let rows = analytics::breakdown(&sessions, &events, dimension, limit);
+    Ok(Table::new(rows, format, format!("stint-{dimension}-{from}-{to}")))
 }
 
-#[utoipa::path(get, path = "/analytics/funnel", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today")),
-    responses((status = 200, description = "Sessions reaching each step, in order", body = crate::openapi::Envelope<Vec<analytics::FunnelStep>>), (status = 400, description = "A bad date, a range past 366 days or reversed", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
+#[utoipa::path(get, path = "/analytics/funnel", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"), ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
+    responses((status = 200, description = "Sessions reaching each step, in order", content((crate::openapi::Envelope<Vec<analytics::FunnelStep>> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn funnel(
     State(app): State<AppState>,
     Query(p): Query<RangeParams>,
-) -> ApiResult<Reply<Vec<analytics::FunnelStep>>> {
+) -> ApiResult<Table<Vec<analytics::FunnelStep>>> {
     use analytics::StepRule;
     use stint_core::event::kinds;
+    let format = Format::parse(p.format.as_deref())?;
     let (from, to) = range(&app, &p)?;
     let (sessions, events) = app.engine.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
     let steps = [
@@ -408,13 +421,18 @@ async fn funnel(
         ("order_completed", StepRule::Event(kinds::ORDER_COMPLETED.into())),
     ]
     .map(|(name, rule)| (name.to_owned(), rule));
-    Ok(ok(analytics::funnel(&sessions, &events, &steps)))
+    let steps = analytics::funnel(&sessions, &events, &steps);
+    Ok(Table::new(steps, format, format!("stint-funnel-{from}-{to}")))
 }
 
-#[utoipa::path(get, path = "/analytics/realtime", tag = "admin", security(("admin" = [])),
-    responses((status = 200, description = "Visitors, sessions and customers active over the last 5 minutes", body = crate::openapi::Envelope<stint_core::store::Realtime>), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
-async fn realtime(State(app): State<AppState>) -> ApiResult<Reply<stint_core::store::Realtime>> {
-    Ok(ok(app.engine.realtime().await?))
+#[utoipa::path(get, path = "/analytics/realtime", tag = "admin", security(("admin" = [])), params(("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
+    responses((status = 200, description = "Visitors, sessions and customers active over the last 5 minutes", content((crate::openapi::Envelope<stint_core::store::Realtime> = "application/json"), (String = "text/csv"))), (status = 400, description = "A format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
+async fn realtime(
+    State(app): State<AppState>,
+    Query(p): Query<FormatParams>,
+) -> ApiResult<Table<stint_core::store::Realtime>> {
+    let format = Format::parse(p.format.as_deref())?;
+    Ok(Table::new(app.engine.realtime().await?, format, "stint-realtime"))
 }
 
 #[utoipa::path(get, path = "/stats", tag = "admin", security(("admin" = [])),

@@ -1,0 +1,234 @@
+//! The analytics routes' CSV form (`?format=csv`): a header row, then one
+//! row per JSON row, the same figures in the same order as the JSON fields,
+//! for a spreadsheet or a warehouse load.
+
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use stint_core::analytics::{BreakdownRow, DayRow, Figures, FunnelStep};
+use stint_core::store::Realtime;
+
+use crate::api::{ApiError, ApiResult, ok};
+
+/// How an analytics route answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The JSON envelope (the default).
+    Json,
+    /// `text/csv`.
+    Csv,
+}
+
+impl Format {
+    /// The `format` parameter: absent, `json` or `csv`.
+    pub fn parse(raw: Option<&str>) -> ApiResult<Format> {
+        match raw {
+            None | Some("" | "json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some(_) => Err(ApiError::BadRequest("format must be json or csv".into())),
+        }
+    }
+}
+
+/// Figures that can be written as CSV rows.
+pub trait Tabular {
+    /// The header row: the JSON fields' names, in their order.
+    fn header(&self) -> Vec<&'static str>;
+    /// The rows, as cells.
+    fn rows(&self) -> Vec<Vec<String>>;
+}
+
+/// An analytics answer in the format asked for; `name` names the download.
+pub struct Table<T> {
+    data: T,
+    format: Format,
+    name: String,
+}
+
+impl<T> Table<T> {
+    /// `data`, answered as `format`; a CSV download is called `name.csv`.
+    pub fn new(data: T, format: Format, name: impl Into<String>) -> Self {
+        Table {
+            data,
+            format,
+            name: name.into(),
+        }
+    }
+}
+
+impl<T: Serialize + Tabular> IntoResponse for Table<T> {
+    fn into_response(self) -> Response {
+        if self.format == Format::Json {
+            return ok(self.data).into_response();
+        }
+        match csv_bytes(&self.data) {
+            Ok(body) => (
+                [
+                    (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}.csv\"", self.name),
+                    ),
+                ],
+                body,
+            )
+                .into_response(),
+            Err(e) => ApiError::Internal(format!("writing CSV: {e}")).into_response(),
+        }
+    }
+}
+
+fn csv_bytes(data: &impl Tabular) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(data.header())?;
+    for row in data.rows() {
+        w.write_record(row)?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+const FIGURES: [&str; 9] = [
+    "visitors",
+    "sessions",
+    "pageViews",
+    "bounceRate",
+    "avgSessionSeconds",
+    "logins",
+    "conversions",
+    "conversionRate",
+    "revenue",
+];
+
+fn figures(f: &Figures) -> [String; 9] {
+    [
+        f.visitors.to_string(),
+        f.sessions.to_string(),
+        f.page_views.to_string(),
+        f.bounce_rate.to_string(),
+        f.avg_session_seconds.to_string(),
+        f.logins.to_string(),
+        f.conversions.to_string(),
+        f.conversion_rate.to_string(),
+        f.revenue.to_string(),
+    ]
+}
+
+/// `first` then the figures' columns.
+fn with_figures(first: &'static str) -> Vec<&'static str> {
+    std::iter::once(first).chain(FIGURES).collect()
+}
+
+impl Tabular for Vec<DayRow> {
+    fn header(&self) -> Vec<&'static str> {
+        with_figures("date")
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.iter()
+            .map(|r| {
+                std::iter::once(r.date.clone())
+                    .chain(figures(&r.figures))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Tabular for Vec<BreakdownRow> {
+    fn header(&self) -> Vec<&'static str> {
+        with_figures("value")
+    }
+
+    /// An unknown value (`null` in JSON) is an empty cell.
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.iter()
+            .map(|r| {
+                std::iter::once(r.value.clone().unwrap_or_default())
+                    .chain(figures(&r.figures))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Tabular for Vec<FunnelStep> {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["step", "sessions", "dropOff"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.iter()
+            .map(|s| vec![s.step.clone(), s.sessions.to_string(), s.drop_off.to_string()])
+            .collect()
+    }
+}
+
+impl Tabular for Realtime {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["activeVisitors", "activeSessions", "activeCustomers"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        vec![vec![
+            self.active_visitors.to_string(),
+            self.active_sessions.to_string(),
+            self.active_customers.to_string(),
+        ]]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_the_json_fields_in_order() {
+        let row = DayRow {
+            date: "2026-12-01".into(),
+            figures: Figures {
+                visitors: 3,
+                revenue: 59.9,
+                ..Figures::default()
+            },
+        };
+        let json = serde_json::to_value(&row).unwrap();
+        let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let rows = vec![row];
+        let mut header = rows.header();
+        header.sort_unstable();
+        let mut sorted = fields.clone();
+        sorted.sort_unstable();
+        assert_eq!(header, sorted);
+        let text = String::from_utf8(csv_bytes(&rows).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "date,visitors,sessions,pageViews,bounceRate,avgSessionSeconds,logins,conversions,conversionRate,revenue\n\
+             2026-12-01,3,0,0,0,0,0,0,0,59.9\n"
+        );
+    }
+
+    #[test]
+    fn a_value_with_commas_or_quotes_is_quoted() {
+        let rows = vec![
+            BreakdownRow {
+                value: Some("news, \"spring\"".into()),
+                figures: Figures::default(),
+            },
+            BreakdownRow {
+                value: None,
+                figures: Figures::default(),
+            },
+        ];
+        let text = String::from_utf8(csv_bytes(&rows).unwrap()).unwrap();
+        let mut lines = text.lines().skip(1);
+        assert!(lines.next().unwrap().starts_with("\"news, \"\"spring\"\"\",0,"));
+        assert!(lines.next().unwrap().starts_with(",0,"));
+    }
+
+    #[test]
+    fn only_json_and_csv_are_formats() {
+        assert_eq!(Format::parse(None).unwrap(), Format::Json);
+        assert_eq!(Format::parse(Some("csv")).unwrap(), Format::Csv);
+        assert!(Format::parse(Some("xml")).is_err());
+    }
+}

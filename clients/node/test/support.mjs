@@ -170,7 +170,6 @@ export async function startShop(stintUrl, options = {}) {
   app.get("/products", (req, res) => res.json(show(req)));
   app.get("/products/:id", (req, res) => res.json({ id: req.params.id, ...show(req) }));
   app.post("/login", async (req, res) => {
-    await hooks.beforeLogin?.();
     const session = await req.stint.login(req.body.customerId);
     res.json({ session });
   });
@@ -185,6 +184,7 @@ export async function startShop(stintUrl, options = {}) {
     res.status(201).json({ order, session });
   });
   app.post("/cart", async (req, res) => {
+    await hooks.beforeCart?.();
     res.json(await req.stint.data.update({ set: req.body.set ?? {}, remove: req.body.remove ?? [] }));
   });
   app.get("/cart", async (req, res) => res.json(await req.stint.data.get()));

@@ -496,3 +496,44 @@ pub async fn rollups_replace_and_read_back(store: Arc<dyn ColdStore>) {
             .is_empty()
     );
 }
+
+/// Real time's top pages: page views at or after the cut-off, most viewed
+/// first, ties by page, at most `limit`; other kinds of events do not count.
+pub async fn top_pages_count_recent_page_views(store: Arc<dyn ColdStore>) {
+    let start = T0.plus_secs(10 * 86_400);
+    let s = session(start);
+    put(&store, &s).await;
+    let view = |page: &str, secs| {
+        let mut e = Event::new(s.id, s.visitor_id, kinds::PAGE_VIEW, start.plus_secs(secs));
+        e.page = Some(page.to_owned());
+        Record::Event(e)
+    };
+    let mut cart = Event::new(s.id, s.visitor_id, kinds::ADD_TO_CART, start.plus_secs(70));
+    cart.page = Some("/cart".to_owned());
+    store
+        .write(&[
+            view("/old", 0),
+            view("/old", 1),
+            view("/old", 2),
+            view("/b", 60),
+            view("/a", 61),
+            view("/c", 62),
+            view("/c", 63),
+            Record::Event(cart),
+        ])
+        .await
+        .unwrap();
+    let top = store.top_pages(start.plus_secs(60), 10).await.unwrap();
+    let got: Vec<(&str, u64)> = top.iter().map(|p| (p.page.as_str(), p.page_views)).collect();
+    assert_eq!(got, [("/c", 2), ("/a", 1), ("/b", 1)]);
+    assert_eq!(store.top_pages(start.plus_secs(60), 1).await.unwrap().len(), 1);
+    let all = store.top_pages(start, 10).await.unwrap();
+    assert_eq!((all[0].page.as_str(), all[0].page_views), ("/old", 3));
+    assert!(
+        store
+            .top_pages(start.plus_secs(100), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -306,6 +306,25 @@ pub async fn realtime_counts_recent_activity(store: Arc<dyn HotStore>) {
     let r = store.realtime(T0.plus_secs(300)).await.unwrap();
     assert_eq!((r.active_sessions, r.active_visitors), (3, 2));
     assert_eq!(store.count().await.unwrap(), 3);
+    // Twenty minutes on, nothing in the last five, everything in the last thirty.
+    let later = now.plus_secs(1_200);
+    let five = store
+        .realtime(later.minus(std::time::Duration::from_secs(300)))
+        .await
+        .unwrap();
+    assert_eq!((five.active_sessions, five.active_visitors), (0, 0));
+    let thirty = store
+        .realtime(later.minus(std::time::Duration::from_secs(1_800)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            thirty.active_sessions,
+            thirty.active_visitors,
+            thirty.active_customers
+        ),
+        (3, 2, 1)
+    );
 }
 
 /// Re-inserting a session (the read-through) replaces it and its token.

@@ -71,6 +71,7 @@ macro_rules! cold_store_suite {
                 erasure_deletes_sessions_and_their_events,
                 retention_deletes_old_events_only,
                 rollups_replace_and_read_back,
+                top_pages_count_recent_page_views,
             ]
         );
     };

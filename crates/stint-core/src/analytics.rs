@@ -124,6 +124,17 @@ pub struct BreakdownRow {
     pub figures: Figures,
 }
 
+/// A page and its views over a window: real time's top pages.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageCount {
+    /// The page (path and query, as recorded).
+    pub page: String,
+    /// Its page views.
+    pub page_views: u64,
+}
+
 /// One step of a funnel.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]

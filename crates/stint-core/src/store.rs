@@ -345,6 +345,10 @@ pub trait AnalyticsStore: Send + Sync + 'static {
 
     /// The stored rollups of the days from `from` to `to` (`YYYY-MM-DD`, inclusive), by date.
     async fn rollups(&self, from: &str, to: &str) -> Result<Vec<crate::analytics::DayRow>>;
+
+    /// The `limit` pages with the most page views recorded at or after
+    /// `since`, most viewed first (ties by page).
+    async fn top_pages(&self, since: Timestamp, limit: u32) -> Result<Vec<crate::analytics::PageCount>>;
 }
 
 /// Deletion: the right to erasure and the retention of raw events.

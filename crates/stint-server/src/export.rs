@@ -6,9 +6,9 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use stint_core::analytics::{BreakdownRow, DayRow, Figures, FunnelStep};
-use stint_core::store::Realtime;
 
 use crate::api::{ApiError, ApiResult, ok};
+use crate::views::RealtimeView;
 
 /// How an analytics route answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,17 +163,38 @@ impl Tabular for Vec<FunnelStep> {
     }
 }
 
-impl Tabular for Realtime {
+/// One row per top page, the window's counts repeated on each (one row,
+/// with the page cells empty, when no page was viewed).
+impl Tabular for RealtimeView {
     fn header(&self) -> Vec<&'static str> {
-        vec!["activeVisitors", "activeSessions", "activeCustomers"]
+        vec![
+            "activeVisitors",
+            "activeSessions",
+            "activeCustomers",
+            "page",
+            "pageViews",
+        ]
     }
 
     fn rows(&self) -> Vec<Vec<String>> {
-        vec![vec![
-            self.active_visitors.to_string(),
-            self.active_sessions.to_string(),
-            self.active_customers.to_string(),
-        ]]
+        let active = [
+            self.active.active_visitors.to_string(),
+            self.active.active_sessions.to_string(),
+            self.active.active_customers.to_string(),
+        ];
+        if self.top_pages.is_empty() {
+            return vec![active.into_iter().chain([String::new(), String::new()]).collect()];
+        }
+        self.top_pages
+            .iter()
+            .map(|p| {
+                active
+                    .iter()
+                    .cloned()
+                    .chain([p.page.clone(), p.page_views.to_string()])
+                    .collect()
+            })
+            .collect()
     }
 }
 

@@ -120,6 +120,18 @@ impl DeviceSession {
     }
 }
 
+/// `GET /api/admin/analytics/realtime`: who is active over the window, and
+/// the pages they are looking at.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RealtimeView {
+    /// Visitors, sessions and customers active over the window.
+    #[serde(flatten)]
+    pub active: stint_core::store::Realtime,
+    /// The most viewed pages over the window, most first (at most 10).
+    pub top_pages: Vec<stint_core::analytics::PageCount>,
+}
+
 /// `{revoked: N}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Revoked {

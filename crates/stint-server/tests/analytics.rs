@@ -210,13 +210,9 @@ async fn every_analytics_route_answers_csv_with_the_same_figures() {
             "stint-utm_source-",
         ),
         ("/api/admin/analytics/funnel", "stint-funnel-"),
-        ("/api/admin/analytics/realtime", "stint-realtime.csv"),
     ] {
         let (_, json) = s.admin_get(path).await;
-        let rows: Vec<Value> = match &json["data"] {
-            Value::Array(rows) => rows.clone(),
-            one => vec![one.clone()],
-        };
+        let rows = json["data"].as_array().unwrap();
         let (kind, disposition, cells) = csv_of(&s, path).await;
         assert_eq!(kind, "text/csv; charset=utf-8", "{path}");
         assert!(
@@ -244,6 +240,76 @@ async fn every_analytics_route_answers_csv_with_the_same_figures() {
     assert_eq!((today[1].as_str(), today[9].as_str()), ("3", "129.99"));
 }
 
+/// The real-time window (5 or 30 minutes) with its top pages, in JSON and CSV.
+#[tokio::test]
+async fn real_time_has_its_window_and_top_pages() {
+    let s = Server::start(&[]);
+    scripted_day(&s).await;
+    // Page views reach the durable store within the writer's batching delay.
+    let mut json = Value::Null;
+    for _ in 0..100 {
+        let (status, body) = s.admin_get("/api/admin/analytics/realtime").await;
+        assert_eq!(status, 200, "{body}");
+        json = body["data"].clone();
+        let counted: u64 = json["topPages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pageViews"].as_u64().unwrap())
+            .sum();
+        if counted == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The scripted day's three tracked sessions at least (the hot store also
+    // holds the live session of the visitor who asked not to be tracked).
+    let active = json["activeSessions"].as_u64().unwrap();
+    assert!(active >= 3, "{json}");
+    let pages: Vec<(String, u64)> = json["topPages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["page"].as_str().unwrap().to_owned(),
+                p["pageViews"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pages.iter().map(|p| p.1).sum::<u64>(),
+        5,
+        "the scripted day's five page views: {pages:?}"
+    );
+    assert!(
+        pages.windows(2).all(|w| w[0].1 >= w[1].1),
+        "most viewed first: {pages:?}"
+    );
+    let (_, thirty) = s.admin_get("/api/admin/analytics/realtime?minutes=30").await;
+    assert_eq!(thirty["data"]["activeSessions"], active);
+    assert_eq!(thirty["data"]["topPages"], json["topPages"]);
+
+    let (_, disposition, cells) = csv_of(&s, "/api/admin/analytics/realtime?minutes=30").await;
+    assert!(disposition.contains("stint-realtime-30min.csv"), "{disposition}");
+    assert_eq!(
+        cells[0],
+        [
+            "activeVisitors",
+            "activeSessions",
+            "activeCustomers",
+            "page",
+            "pageViews"
+        ]
+    );
+    assert_eq!(cells.len() - 1, pages.len());
+    for (row, (page, views)) in cells[1..].iter().zip(&pages) {
+        let counts = ["activeVisitors", "activeSessions", "activeCustomers"].map(|k| json[k].to_string());
+        assert_eq!(row[..3], counts);
+        assert_eq!((&row[3], &row[4]), (page, &views.to_string()));
+    }
+}
+
 #[tokio::test]
 async fn bad_analytics_parameters_get_400() {
     let s = Server::start(&[]);
@@ -258,6 +324,7 @@ async fn bad_analytics_parameters_get_400() {
         "/api/admin/analytics/funnel?to=x",
         "/api/admin/analytics/daily?format=xml",
         "/api/admin/analytics/realtime?format=CSV",
+        "/api/admin/analytics/realtime?minutes=7",
     ] {
         let (status, body) = s.admin_get(path).await;
         assert_eq!(status, 400, "{path}: {body}");

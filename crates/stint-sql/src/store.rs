@@ -17,7 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, SqliteConnection};
-use stint_core::analytics::{DayRow, EventFact, SessionFacts};
+use stint_core::analytics::{DayRow, EventFact, PageCount, SessionFacts};
 use stint_core::event::Event;
 use stint_core::store::{AnalyticsStore, ColdStats, HistoryStore, PrivacyStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
@@ -702,6 +702,31 @@ impl AnalyticsStore for SqlStore {
                 sessions.iter().map(rows::session_facts).collect::<Result<_>>()?,
                 events.iter().map(rows::event_fact).collect::<Result<_>>()?,
             ))
+        })
+    }
+
+    async fn top_pages(&self, since: Timestamp, limit: u32) -> Result<Vec<PageCount>> {
+        // The index on `at` bounds the scan to the window.
+        const SQL: &str = "SELECT e.page, COUNT(*) AS views FROM events e \
+             WHERE e.at >= $1 AND e.kind = 'page_view' AND e.page IS NOT NULL \
+             GROUP BY e.page ORDER BY views DESC, e.page LIMIT $2";
+        on_pool!(self, |p, d| {
+            let rows = sqlx::query(SQL)
+                .persistent(d.persistent)
+                .bind(ms(since))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            rows.iter()
+                .map(|r| {
+                    let views: i64 = sqlx::Row::try_get(r, "views").map_err(cold)?;
+                    Ok(PageCount {
+                        page: sqlx::Row::try_get(r, "page").map_err(cold)?,
+                        page_views: u64::try_from(views).unwrap_or_default(),
+                    })
+                })
+                .collect()
         })
     }
 

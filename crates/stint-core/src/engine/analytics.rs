@@ -108,7 +108,33 @@ impl Engine {
     /// [`Error::Unavailable`](crate::Error::Unavailable) when the hot store does not answer
     /// in time.
     pub async fn realtime(&self) -> Result<Realtime> {
-        let since = self.now().minus(self.inner.policy.active_window);
+        self.realtime_over(self.inner.policy.active_window).await
+    }
+
+    /// Visitors, sessions and customers active over the last `window`
+    /// (at most the idle timeout: sessions idle longer have left the hot store).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the hot store does not answer
+    /// in time.
+    pub async fn realtime_over(&self, window: std::time::Duration) -> Result<Realtime> {
+        let since = self.now().minus(window);
         self.inner.hot.realtime(since).await
+    }
+
+    /// The `limit` most viewed pages over the last `window`, from the
+    /// durable store (page views reach it within the writer's batching delay).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the durable store does not answer.
+    pub async fn top_pages(
+        &self,
+        window: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<crate::analytics::PageCount>> {
+        let since = self.now().minus(window);
+        self.inner.cold.top_pages(since, limit).await
     }
 }

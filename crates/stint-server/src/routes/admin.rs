@@ -17,8 +17,8 @@ use crate::export::{Format, Table};
 use crate::privacy;
 use crate::state::AppState;
 use crate::views::{
-    CustomerRevoked, CustomerSessions, Erased, OrderView, SessionEvents, SessionPage, SessionRevoked, Stats,
-    StoreHealth, VisitorHistory, WriterHealth,
+    CustomerRevoked, CustomerSessions, Erased, OrderView, RealtimeView, SessionEvents, SessionPage,
+    SessionRevoked, Stats, StoreHealth, VisitorHistory, WriterHealth,
 };
 
 /// The admin routes (mounted under `/api/admin`).
@@ -317,9 +317,13 @@ struct RangeParams {
 
 /// The realtime route's parameters.
 #[derive(Deserialize)]
-struct FormatParams {
+struct RealtimeParams {
+    minutes: Option<String>,
     format: Option<String>,
 }
+
+/// Top pages in the realtime answer.
+const TOP_PAGES: u32 = 10;
 
 /// The demo storefront's product pages: the funnel's second step.
 const PRODUCT_PAGES: &str = "/api/storefront/products/";
@@ -425,14 +429,26 @@ async fn funnel(
     Ok(Table::new(steps, format, format!("stint-funnel-{from}-{to}")))
 }
 
-#[utoipa::path(get, path = "/analytics/realtime", tag = "admin", security(("admin" = [])), params(("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
-    responses((status = 200, description = "Visitors, sessions and customers active over the last 5 minutes", content((crate::openapi::Envelope<stint_core::store::Realtime> = "application/json"), (String = "text/csv"))), (status = 400, description = "A format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
+#[utoipa::path(get, path = "/analytics/realtime", tag = "admin", security(("admin" = [])),
+    params(("minutes" = Option<u32>, Query, description = "The window: 5 (default) or 30 minutes"), ("format" = Option<String>, Query, description = "json (default) or csv: one row per top page, the window's counts on each")),
+    responses((status = 200, description = "Visitors, sessions and customers active over the window, and its most viewed pages", content((crate::openapi::Envelope<RealtimeView> = "application/json"), (String = "text/csv"))), (status = 400, description = "A window other than 5 or 30, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn realtime(
     State(app): State<AppState>,
-    Query(p): Query<FormatParams>,
-) -> ApiResult<Table<stint_core::store::Realtime>> {
+    Query(p): Query<RealtimeParams>,
+) -> ApiResult<Table<RealtimeView>> {
     let format = Format::parse(p.format.as_deref())?;
-    Ok(Table::new(app.engine.realtime().await?, format, "stint-realtime"))
+    let minutes: u64 = match p.minutes.as_deref() {
+        None | Some("" | "5") => 5,
+        Some("30") => 30,
+        Some(_) => return Err(ApiError::BadRequest("minutes must be 5 or 30".into())),
+    };
+    let window = std::time::Duration::from_secs(minutes * 60);
+    let (active, top_pages) = tokio::try_join!(
+        app.engine.realtime_over(window),
+        app.engine.top_pages(window, TOP_PAGES)
+    )?;
+    let view = RealtimeView { active, top_pages };
+    Ok(Table::new(view, format, format!("stint-realtime-{minutes}min")))
 }
 
 #[utoipa::path(get, path = "/stats", tag = "admin", security(("admin" = [])),

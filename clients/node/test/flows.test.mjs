@@ -170,7 +170,7 @@ test("the client outside a request: a customer's sessions", async () => {
 });
 
 test("mounted twice on one path, the middleware resolves once: one page view", async () => {
-  const middleware = stint({ url: ctx.stint.url, serviceKey: SERVICE_KEY });
+  const middleware = stint({ url: ctx.stint.url, serviceKey: SERVICE_KEY, timeoutMs: 1000 });
   const app = express();
   const router = express.Router();
   app.use(middleware);

@@ -6,10 +6,10 @@ import { test } from "node:test";
 
 import { Browser, startShop, withShop } from "./support.mjs";
 
-/** No page may wait longer than this: far above the 100 ms timeout, far below a hang. */
-const BOUND_MS = 2000;
+/** No page may wait longer than this: well above the 400 ms timeout, far below a hang. */
+const BOUND_MS = 3000;
 
-const ctx = withShop({ stint: { callTimeoutMs: 300, retryMs: 200 } });
+const ctx = withShop({ stint: { timeoutMs: 400, callTimeoutMs: 600, retryMs: 200 } });
 
 /** Asks for pages until one has a session again (at most 10 s). */
 async function untilServed(browser) {

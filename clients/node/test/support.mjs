@@ -1,7 +1,7 @@
 // What the tests share: the real `stint` binary started on a port of its own, the shop (an
 // Express app on the package), and a browser that keeps its cookies.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as http from "node:http";
 import { tmpdir } from "node:os";
 import { after, before } from "node:test";
@@ -78,9 +78,19 @@ export class Stint {
     });
   }
 
-  /** Freezes the process: connections are accepted by the kernel, nothing answers. */
-  pause() {
+  /**
+   * Freezes the process: connections are accepted by the kernel, nothing answers. Resolves
+   * once Linux reports it stopped (the signal takes a moment to reach a running process).
+   */
+  async pause() {
     this.child.kill("SIGSTOP");
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return;
+      if (Date.now() > deadline) throw new Error("stint did not stop on SIGSTOP");
+      await new Promise((r) => setTimeout(r, 1));
+    }
   }
 
   resume() {
@@ -156,7 +166,9 @@ export async function startShop(stintUrl, options = {}) {
   const app = express();
   if (options.trustProxy) app.set("trust proxy", true);
   app.use(express.json());
-  const middleware = stint({ url: stintUrl, serviceKey: SERVICE_KEY, timeoutMs: 100, logger: log, ...options.stint });
+  // A debug build on a loaded two-core machine can take longer than the 100 ms default: the
+  // tests that are not about timeouts must not see one.
+  const middleware = stint({ url: stintUrl, serviceKey: SERVICE_KEY, timeoutMs: 1000, logger: log, ...options.stint });
   app.use(middleware);
   const show = (req) => ({
     session: req.stint.session,

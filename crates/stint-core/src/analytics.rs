@@ -149,6 +149,16 @@ pub struct FunnelStep {
     pub drop_off: f64,
 }
 
+/// One value's funnel (`?dimension=` on the funnel route).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FunnelBreakdown {
+    /// The value (`null`: unknown).
+    pub value: Option<String>,
+    /// Its sessions' funnel.
+    pub steps: Vec<FunnelStep>,
+}
+
 /// How a session reaches a funnel step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepRule {
@@ -302,15 +312,55 @@ pub fn funnel(
     events: &[EventFact],
     steps: &[(String, StepRule)],
 ) -> Vec<FunnelStep> {
+    funnel_over(sessions.iter(), &events_by_session(events), steps)
+}
+
+/// The funnel of each value of `dimension` (as [`breakdown`] groups
+/// sessions), most sessions first (ties by value), at most `limit` values.
+pub fn funnel_by(
+    sessions: &[SessionFacts],
+    events: &[EventFact],
+    steps: &[(String, StepRule)],
+    dimension: &str,
+    limit: usize,
+) -> Vec<FunnelBreakdown> {
+    let index = events_by_session(events);
+    let mut groups: HashMap<Option<String>, Vec<&SessionFacts>> = HashMap::new();
+    for s in sessions {
+        groups.entry(dimension_value(s, dimension)).or_default().push(s);
+    }
+    let mut rows: Vec<(usize, FunnelBreakdown)> = groups
+        .into_iter()
+        .map(|(value, group)| {
+            let size = group.len();
+            let steps = funnel_over(group.into_iter(), &index, steps);
+            (size, FunnelBreakdown { value, steps })
+        })
+        .collect();
+    rows.sort_by(|(a, ra), (b, rb)| b.cmp(a).then_with(|| ra.value.cmp(&rb.value)));
+    rows.truncate(limit);
+    rows.into_iter().map(|(_, row)| row).collect()
+}
+
+/// Each session's events in time order. Stable: events of one millisecond
+/// keep the order the store gave them (by id, which follows the order they
+/// were recorded in).
+fn events_by_session(events: &[EventFact]) -> HashMap<SessionId, Vec<&EventFact>> {
     let mut by_session: HashMap<SessionId, Vec<&EventFact>> = HashMap::new();
     for e in events {
         by_session.entry(e.session_id).or_default().push(e);
     }
-    // Stable: events of one millisecond keep the order the store gave them
-    // (by id, which follows the order they were recorded in).
     for list in by_session.values_mut() {
         list.sort_by_key(|e| e.at);
     }
+    by_session
+}
+
+fn funnel_over<'a>(
+    sessions: impl Iterator<Item = &'a SessionFacts>,
+    by_session: &HashMap<SessionId, Vec<&EventFact>>,
+    steps: &[(String, StepRule)],
+) -> Vec<FunnelStep> {
     let mut reached = vec![0u64; steps.len()];
     for s in sessions {
         let list = by_session.get(&s.id).map(Vec::as_slice).unwrap_or(&[]);
@@ -511,9 +561,9 @@ mod tests {
                 StepRule::Event(kinds::ORDER_COMPLETED.to_owned()),
             ),
         ];
-        let all = session(v, D0, 0, 2, 2, &[]);
-        let out_of_order = session(v, D0, 0, 1, 1, &[]);
-        let browser = session(v, D0, 0, 1, 0, &[]);
+        let all = session(v, D0, 0, 2, 2, &[("device", "desktop")]);
+        let out_of_order = session(v, D0, 0, 1, 1, &[("device", "mobile")]);
+        let browser = session(v, D0, 0, 1, 0, &[("device", "desktop")]);
         let list_only = session(v, D0, 0, 1, 0, &[]);
         let events = vec![
             event(
@@ -549,7 +599,8 @@ mod tests {
                 None,
             ),
         ];
-        let f = funnel(&[all, out_of_order, browser, list_only], &events, &steps);
+        let sessions = [all, out_of_order, browser, list_only];
+        let f = funnel(&sessions, &events, &steps);
         let got: Vec<_> = f
             .iter()
             .map(|s| (s.step.as_str(), s.sessions, s.drop_off))
@@ -563,5 +614,19 @@ mod tests {
                 ("order_completed", 1, 0.0)
             ]
         );
+
+        // By device: one funnel per value, most sessions first; together they are the whole.
+        let by = funnel_by(&sessions, &events, &steps, "device", 10);
+        let values: Vec<_> = by.iter().map(|r| r.value.as_deref()).collect();
+        assert_eq!(values, [Some("desktop"), None, Some("mobile")]);
+        let counts = |i: usize| by[i].steps.iter().map(|s| s.sessions).collect::<Vec<_>>();
+        assert_eq!(counts(0), [2, 2, 1, 1]);
+        assert_eq!(counts(1), [1, 0, 0, 0]);
+        assert_eq!(counts(2), [1, 1, 0, 0]);
+        assert_eq!(by[0].steps[2].drop_off, 0.5);
+        for (k, step) in f.iter().enumerate() {
+            assert_eq!(by.iter().map(|r| r.steps[k].sessions).sum::<u64>(), step.sessions);
+        }
+        assert_eq!(funnel_by(&sessions, &events, &steps, "device", 1).len(), 1);
     }
 }

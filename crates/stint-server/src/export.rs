@@ -8,7 +8,7 @@ use serde::Serialize;
 use stint_core::analytics::{BreakdownRow, DayRow, Figures, FunnelStep};
 
 use crate::api::{ApiError, ApiResult, ok};
-use crate::views::RealtimeView;
+use crate::views::{FunnelView, RealtimeView};
 
 /// How an analytics route answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,15 +151,33 @@ impl Tabular for Vec<BreakdownRow> {
     }
 }
 
-impl Tabular for Vec<FunnelStep> {
+fn step_cells(s: &FunnelStep) -> [String; 3] {
+    [s.step.clone(), s.sessions.to_string(), s.drop_off.to_string()]
+}
+
+/// With a dimension, one row per value and step: `value` first.
+impl Tabular for FunnelView {
     fn header(&self) -> Vec<&'static str> {
-        vec!["step", "sessions", "dropOff"]
+        match self {
+            FunnelView::Steps(_) => vec!["step", "sessions", "dropOff"],
+            FunnelView::ByValue(_) => vec!["value", "step", "sessions", "dropOff"],
+        }
     }
 
     fn rows(&self) -> Vec<Vec<String>> {
-        self.iter()
-            .map(|s| vec![s.step.clone(), s.sessions.to_string(), s.drop_off.to_string()])
-            .collect()
+        match self {
+            FunnelView::Steps(steps) => steps.iter().map(|s| step_cells(s).to_vec()).collect(),
+            FunnelView::ByValue(values) => values
+                .iter()
+                .flat_map(|v| {
+                    v.steps.iter().map(|s| {
+                        std::iter::once(v.value.clone().unwrap_or_default())
+                            .chain(step_cells(s))
+                            .collect()
+                    })
+                })
+                .collect(),
+        }
     }
 }
 

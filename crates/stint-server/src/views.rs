@@ -120,6 +120,17 @@ impl DeviceSession {
     }
 }
 
+/// `GET /api/admin/analytics/funnel`: the funnel of every session, or with
+/// `?dimension=` one funnel per value.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FunnelView {
+    /// Sessions reaching each step, in order.
+    Steps(Vec<stint_core::analytics::FunnelStep>),
+    /// One funnel per value of the dimension, most sessions first.
+    ByValue(Vec<stint_core::analytics::FunnelBreakdown>),
+}
+
 /// `GET /api/admin/analytics/realtime`: who is active over the window, and
 /// the pages they are looking at.
 #[derive(Debug, Serialize, ToSchema)]

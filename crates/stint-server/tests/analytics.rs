@@ -240,6 +240,38 @@ async fn every_analytics_route_answers_csv_with_the_same_figures() {
     assert_eq!((today[1].as_str(), today[9].as_str()), ("3", "129.99"));
 }
 
+/// The funnel by a dimension: one funnel per value, which together make the whole.
+#[tokio::test]
+async fn the_funnel_by_device_splits_the_whole_funnel() {
+    let s = Server::start(&[]);
+    scripted_day(&s).await;
+    let (_, whole) = s.admin_get("/api/admin/analytics/funnel").await;
+    let whole = whole["data"].as_array().unwrap().clone();
+    let (status, by) = s.admin_get("/api/admin/analytics/funnel?dimension=device").await;
+    assert_eq!(status, 200, "{by}");
+    let by = by["data"].as_array().unwrap().clone();
+    let values: Vec<&str> = by.iter().map(|v| v["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["desktop", "mobile"], "most sessions first");
+    assert_eq!(by[0]["steps"][0]["sessions"], 2);
+    for (k, step) in whole.iter().enumerate() {
+        let sum: u64 = by
+            .iter()
+            .map(|v| v["steps"][k]["sessions"].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, step["sessions"].as_u64().unwrap(), "{}", step["step"]);
+        assert!(by.iter().all(|v| v["steps"][k]["step"] == step["step"]));
+    }
+    let (_, disposition, cells) = csv_of(&s, "/api/admin/analytics/funnel?dimension=device").await;
+    assert!(disposition.contains("stint-funnel-device-"), "{disposition}");
+    assert_eq!(cells[0], ["value", "step", "sessions", "dropOff"]);
+    assert_eq!(cells.len() - 1, by.len() * whole.len());
+    assert_eq!(cells[1][..3], ["desktop", "visit", "2"]);
+    let (status, _) = s
+        .admin_get("/api/admin/analytics/funnel?dimension=device&limit=1")
+        .await;
+    assert_eq!(status, 200);
+}
+
 /// The real-time window (5 or 30 minutes) with its top pages, in JSON and CSV.
 #[tokio::test]
 async fn real_time_has_its_window_and_top_pages() {
@@ -325,6 +357,7 @@ async fn bad_analytics_parameters_get_400() {
         "/api/admin/analytics/daily?format=xml",
         "/api/admin/analytics/realtime?format=CSV",
         "/api/admin/analytics/realtime?minutes=7",
+        "/api/admin/analytics/funnel?dimension=password",
     ] {
         let (status, body) = s.admin_get(path).await;
         assert_eq!(status, 400, "{path}: {body}");

@@ -17,8 +17,8 @@ use crate::export::{Format, Table};
 use crate::privacy;
 use crate::state::AppState;
 use crate::views::{
-    CustomerRevoked, CustomerSessions, Erased, OrderView, RealtimeView, SessionEvents, SessionPage,
-    SessionRevoked, Stats, StoreHealth, VisitorHistory, WriterHealth,
+    CustomerRevoked, CustomerSessions, Erased, FunnelView, OrderView, RealtimeView, SessionEvents,
+    SessionPage, SessionRevoked, Stats, StoreHealth, VisitorHistory, WriterHealth,
 };
 
 /// The admin routes (mounted under `/api/admin`).
@@ -341,6 +341,30 @@ fn date(name: &str, raw: Option<&str>, default: time::Date) -> ApiResult<time::D
     }
 }
 
+/// `dimension`, if it is one the breakdowns know.
+fn known_dimension(dimension: &str) -> ApiResult<&str> {
+    if analytics::DIMENSIONS.contains(&dimension) {
+        Ok(dimension)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "dimension must be one of: {}",
+            analytics::DIMENSIONS.join(", ")
+        )))
+    }
+}
+
+/// `limit`: rows of a breakdown, 1 to 1000 (default 50).
+fn row_limit(p: &RangeParams) -> ApiResult<usize> {
+    match p.limit.as_deref() {
+        None | Some("") => Ok(50),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| ApiError::BadRequest("limit must be a whole number from 1 to 1000".into())),
+    }
+}
+
 /// `from` and `to` (inclusive, UTC); by default the last seven days.
 fn range(app: &AppState, p: &RangeParams) -> ApiResult<(time::Date, time::Date)> {
     let today =
@@ -379,36 +403,28 @@ async fn breakdown(
     Query(p): Query<RangeParams>,
 ) -> ApiResult<Table<Vec<analytics::BreakdownRow>>> {
     let format = Format::parse(p.format.as_deref())?;
-    let dimension = p.dimension.as_deref().unwrap_or_default();
-    if !analytics::DIMENSIONS.contains(&dimension) {
-        return Err(ApiError::BadRequest(format!(
-            "dimension must be one of: {}",
-            analytics::DIMENSIONS.join(", ")
-        )));
-    }
-    let limit = match p.limit.as_deref() {
-        None | Some("") => 50,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| ApiError::BadRequest("limit must be a whole number from 1 to 1000".into()))?,
-    };
+    let dimension = known_dimension(p.dimension.as_deref().unwrap_or_default())?;
+    let limit = row_limit(&p)?;
     let (from, to) = range(&app, &p)?;
     let (sessions, events) = app.engine.analytics_facts(from, to, None).await?;
     let rows = analytics::breakdown(&sessions, &events, dimension, limit);
     Ok(Table::new(rows, format, format!("stint-{dimension}-{from}-{to}")))
 }
 
-#[utoipa::path(get, path = "/analytics/funnel", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"), ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
-    responses((status = 200, description = "Sessions reaching each step, in order", content((crate::openapi::Envelope<Vec<analytics::FunnelStep>> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
-async fn funnel(
-    State(app): State<AppState>,
-    Query(p): Query<RangeParams>,
-) -> ApiResult<Table<Vec<analytics::FunnelStep>>> {
+#[utoipa::path(get, path = "/analytics/funnel", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"),
+        ("dimension" = Option<String>, Query, description = "One funnel per value of this breakdown dimension (device, browser, os, country, utm_source, utm_medium, utm_campaign, referrer, landing_page)"),
+        ("limit" = Option<u32>, Query, description = "With dimension: values, 1 to 1000; default 50"),
+        ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
+    responses((status = 200, description = "Sessions reaching each step, in order; with dimension, one such funnel per value, most sessions first", content((crate::openapi::Envelope<FunnelView> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, an unknown dimension, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
+async fn funnel(State(app): State<AppState>, Query(p): Query<RangeParams>) -> ApiResult<Table<FunnelView>> {
     use analytics::StepRule;
     use stint_core::event::kinds;
     let format = Format::parse(p.format.as_deref())?;
+    let dimension = match p.dimension.as_deref() {
+        None | Some("") => None,
+        Some(d) => Some(known_dimension(d)?),
+    };
+    let limit = row_limit(&p)?;
     let (from, to) = range(&app, &p)?;
     let (sessions, events) = app.engine.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
     let steps = [
@@ -425,8 +441,18 @@ async fn funnel(
         ("order_completed", StepRule::Event(kinds::ORDER_COMPLETED.into())),
     ]
     .map(|(name, rule)| (name.to_owned(), rule));
-    let steps = analytics::funnel(&sessions, &events, &steps);
-    Ok(Table::new(steps, format, format!("stint-funnel-{from}-{to}")))
+    Ok(match dimension {
+        None => Table::new(
+            FunnelView::Steps(analytics::funnel(&sessions, &events, &steps)),
+            format,
+            format!("stint-funnel-{from}-{to}"),
+        ),
+        Some(d) => Table::new(
+            FunnelView::ByValue(analytics::funnel_by(&sessions, &events, &steps, d, limit)),
+            format,
+            format!("stint-funnel-{d}-{from}-{to}"),
+        ),
+    })
 }
 
 #[utoipa::path(get, path = "/analytics/realtime", tag = "admin", security(("admin" = [])),

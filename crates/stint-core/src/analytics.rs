@@ -278,6 +278,18 @@ pub fn dimension_value(s: &SessionFacts, dimension: &str) -> Option<String> {
     }
 }
 
+/// The sessions of each value of `dimension`.
+fn group_by<'a>(
+    sessions: &'a [SessionFacts],
+    dimension: &str,
+) -> HashMap<Option<String>, Vec<&'a SessionFacts>> {
+    let mut groups: HashMap<Option<String>, Vec<&SessionFacts>> = HashMap::new();
+    for s in sessions {
+        groups.entry(dimension_value(s, dimension)).or_default().push(s);
+    }
+    groups
+}
+
 /// The figures per value of `dimension`, most sessions first (ties by value), at most `limit` rows.
 pub fn breakdown(
     sessions: &[SessionFacts],
@@ -285,11 +297,7 @@ pub fn breakdown(
     dimension: &str,
     limit: usize,
 ) -> Vec<BreakdownRow> {
-    let mut groups: HashMap<Option<String>, Vec<&SessionFacts>> = HashMap::new();
-    for s in sessions {
-        groups.entry(dimension_value(s, dimension)).or_default().push(s);
-    }
-    let mut rows: Vec<BreakdownRow> = groups
+    let mut rows: Vec<BreakdownRow> = group_by(sessions, dimension)
         .into_iter()
         .map(|(value, group)| BreakdownRow {
             value,
@@ -325,11 +333,7 @@ pub fn funnel_by(
     limit: usize,
 ) -> Vec<FunnelBreakdown> {
     let index = events_by_session(events);
-    let mut groups: HashMap<Option<String>, Vec<&SessionFacts>> = HashMap::new();
-    for s in sessions {
-        groups.entry(dimension_value(s, dimension)).or_default().push(s);
-    }
-    let mut rows: Vec<(usize, FunnelBreakdown)> = groups
+    let mut rows: Vec<(usize, FunnelBreakdown)> = group_by(sessions, dimension)
         .into_iter()
         .map(|(value, group)| {
             let size = group.len();

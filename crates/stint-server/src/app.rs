@@ -2,9 +2,8 @@
 
 use std::time::Instant;
 
-use std::sync::Arc;
-
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
@@ -28,16 +27,14 @@ pub const MAX_HEADERS: usize = 16 * 1024;
 /// The whole service, and its OpenAPI document at `/api/openapi.json`.
 pub fn router(state: AppState, session: SessionLayer) -> Router {
     let (app, document) = routes(state.clone(), session);
-    let document: Arc<str> = match document.to_json() {
-        Ok(json) => json.into(),
-        Err(e) => {
-            tracing::error!(error = %e, "the OpenAPI document does not serialise");
-            Arc::from("{}")
-        }
-    };
+    // Written once; each answer shares the bytes.
+    let document = Bytes::from(document.to_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document does not serialise");
+        "{}".to_owned()
+    }));
     let serve_document = get(move || {
-        let document = Arc::clone(&document);
-        async move { ([(CONTENT_TYPE, "application/json")], document.to_string()) }
+        let document = document.clone();
+        async move { ([(CONTENT_TYPE, "application/json")], document) }
     });
     app.route(OPENAPI_PATH, serve_document)
         .fallback(not_found)
@@ -84,10 +81,11 @@ pub fn routes(state: AppState, session: SessionLayer) -> (Router<AppState>, utoi
 /// several methods gets the method as a suffix.
 fn unique_operation_ids(openapi: &mut utoipa::openapi::OpenApi) {
     for (path, item) in openapi.paths.paths.iter_mut() {
+        // `/api/{section}/…`; not `/api/openapi.json`, which has no section.
         let section = path
             .strip_prefix("/api/")
-            .and_then(|rest| rest.split('/').next())
-            .filter(|s| !s.is_empty() && !s.starts_with('{') && path.len() > "/api/".len() + s.len());
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(section, _)| section);
         let operations = [
             ("get", &mut item.get),
             ("put", &mut item.put),
@@ -111,8 +109,8 @@ fn unique_operation_ids(openapi: &mut utoipa::openapi::OpenApi) {
                 continue;
             };
             let id = match section {
-                Some(section) if !id.starts_with(&format!("{section}_")) => format!("{section}_{id}"),
-                _ => id,
+                Some(section) => format!("{section}_{id}"),
+                None => id,
             };
             op.operation_id = Some(if shared { format!("{id}_{method}") } else { id });
         }

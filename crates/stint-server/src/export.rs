@@ -99,8 +99,10 @@ const FIGURES: [&str; 9] = [
     "revenue",
 ];
 
-fn figures(f: &Figures) -> [String; 9] {
-    [
+/// A row: `label` (an unknown value, `null` in JSON, is an empty cell), then the figures.
+fn figure_row(label: Option<&str>, f: &Figures) -> Vec<String> {
+    vec![
+        label.unwrap_or_default().to_owned(),
         f.visitors.to_string(),
         f.sessions.to_string(),
         f.page_views.to_string(),
@@ -125,11 +127,7 @@ impl Tabular for Vec<DayRow> {
 
     fn rows(&self) -> Vec<Vec<String>> {
         self.iter()
-            .map(|r| {
-                std::iter::once(r.date.clone())
-                    .chain(figures(&r.figures))
-                    .collect()
-            })
+            .map(|r| figure_row(Some(&r.date), &r.figures))
             .collect()
     }
 }
@@ -139,14 +137,9 @@ impl Tabular for Vec<BreakdownRow> {
         with_figures("value")
     }
 
-    /// An unknown value (`null` in JSON) is an empty cell.
     fn rows(&self) -> Vec<Vec<String>> {
         self.iter()
-            .map(|r| {
-                std::iter::once(r.value.clone().unwrap_or_default())
-                    .chain(figures(&r.figures))
-                    .collect()
-            })
+            .map(|r| figure_row(r.value.as_deref(), &r.figures))
             .collect()
     }
 }

@@ -396,7 +396,7 @@ async fn daily(
 
 #[utoipa::path(get, path = "/analytics/breakdown", tag = "admin", security(("admin" = [])),
     params(("dimension" = String, Query, description = "device, browser, os, country, utm_source, utm_medium, utm_campaign, referrer or landing_page"), ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"),
-        ("limit" = Option<u32>, Query, description = "Rows, 1 to 100; default 10"), ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
+        ("limit" = Option<u32>, Query, description = "Rows, 1 to 1000; default 50"), ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
     responses((status = 200, description = "One row per value, most sessions first", content((crate::openapi::Envelope<Vec<analytics::BreakdownRow>> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn breakdown(
     State(app): State<AppState>,

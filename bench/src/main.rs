@@ -369,13 +369,13 @@ fn run(args: RunArgs) -> Result<()> {
                 }
                 None => None,
             };
-            let child = if contender.is_express() {
-                server::spawn_express(contender, two_cores(), redis, stint.as_deref())?
-            } else if contender.uses_stint_binary() || contender.uses_nginx() {
-                server::spawn_composite(contender, two_cores(), stint.as_deref())?
-            } else {
-                server::spawn(contender, two_cores(), redis, tower_sessions.as_deref())?
-            };
+            let child = server::start(
+                contender,
+                two_cores(),
+                redis,
+                stint.as_deref(),
+                tower_sessions.as_deref(),
+            )?;
             let config = load::Config {
                 addr: child.addr,
                 target: contender.target(),
@@ -458,17 +458,7 @@ fn print_open_loop(rows: &[Row]) {
     for first in rows.iter().filter(|r| r.run == 0) {
         let of = |f: &dyn Fn(&Row) -> Option<f64>| over_runs(rows, first, f);
         let p99 = |r: &Row| r.out.quantile_ms(0.99);
-        let ratio = of(&|row| {
-            rows.iter()
-                .find(|b| {
-                    b.contender == server::Contender::Baseline
-                        && b.workload == row.workload
-                        && b.run == row.run
-                })
-                .map(|b| p99(row) / p99(b))
-        });
-        let fmt =
-            |v: Option<f64>, digits: usize| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"));
+        let ratio = of(&|row| baseline_of(rows, row).map(|b| p99(row) / p99(b)));
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             first.contender.name(),
@@ -514,11 +504,7 @@ fn print_pairs(rows: &[Row]) {
             let ratios: Vec<f64> = rows
                 .iter()
                 .filter(|r| r.contender == subject && r.workload == workload)
-                .filter_map(|r| {
-                    rows.iter()
-                        .find(|b| b.contender == reference && b.workload == workload && b.run == r.run)
-                        .map(|b| r.out.rps() / b.out.rps())
-                })
+                .filter_map(|r| same_run(rows, reference, r).map(|b| r.out.rps() / b.out.rps()))
                 .collect();
             if let Some(ratio) = median(ratios) {
                 if !printed {
@@ -580,6 +566,11 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     }
 }
 
+/// A table cell: `v` with `digits` decimals, or a dash for nothing.
+fn fmt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+}
+
 /// The median of `f` over the runs of `first`'s contender and workload.
 fn over_runs(rows: &[Row], first: &Row, f: &dyn Fn(&Row) -> Option<f64>) -> Option<f64> {
     median(
@@ -590,11 +581,15 @@ fn over_runs(rows: &[Row], first: &Row, f: &dyn Fn(&Row) -> Option<f64>) -> Opti
     )
 }
 
+/// The row of `contender` in `row`'s run and workload.
+fn same_run<'a>(rows: &'a [Row], contender: server::Contender, row: &Row) -> Option<&'a Row> {
+    rows.iter()
+        .find(|b| b.contender == contender && b.workload == row.workload && b.run == row.run)
+}
+
 /// The baseline's row of `row`'s run and workload.
 fn baseline_of<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
-    rows.iter().find(|b| {
-        b.contender == server::Contender::Baseline && b.workload == row.workload && b.run == row.run
-    })
+    same_run(rows, server::Contender::Baseline, row)
 }
 
 fn print_table(rows: &[Row]) {
@@ -608,7 +603,6 @@ fn print_table(rows: &[Row]) {
         "| contender | workload | req/s | ratio to baseline | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req | server memory bytes/session | Redis round trips/req | Redis bytes/session |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let fmt = |v: Option<f64>, digits: usize| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"));
     for first in rows.iter().filter(|r| r.run == 0) {
         let of = |f: &dyn Fn(&Row) -> Option<f64>| over_runs(rows, first, f);
         let ratio = of(&|row| baseline_of(rows, row).map(|b| row.out.rps() / b.out.rps()));

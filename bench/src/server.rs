@@ -413,16 +413,10 @@ pub fn spawn(
         _ if contender.is_tower_sessions() => anyhow::bail!("the tower-sessions program was not built"),
         _ => std::env::current_exe()?,
     };
-    let mut cmd = if pin {
-        let mut c = Command::new("taskset");
-        c.arg("-c")
-            .arg("1")
-            .arg(exe)
-            .env("STINT_BENCH_SERVER_PINNED", "1");
-        c
-    } else {
-        Command::new(exe)
-    };
+    let mut cmd = pinned(&exe, pin);
+    if pin {
+        cmd.env("STINT_BENCH_SERVER_PINNED", "1");
+    }
     if let Some(r) = redis {
         cmd.env("STINT_BENCH_REDIS_URL", &r.url)
             .env("STINT_BENCH_REPORT", &r.report);
@@ -508,10 +502,29 @@ fn express_dir() -> Result<std::path::PathBuf> {
     Ok(dir)
 }
 
+/// Starts `contender` in whichever way it is served: the workspace's program
+/// (the baseline and the in-process layers), tower-sessions', the Express
+/// program, or several processes (`stint serve`, nginx).
+pub fn start(
+    contender: Contender,
+    pin: bool,
+    redis: Option<&Redis>,
+    stint: Option<&std::path::Path>,
+    tower_sessions: Option<&std::path::Path>,
+) -> Result<Running> {
+    if contender.is_express() {
+        spawn_express(contender, pin, redis, stint)
+    } else if contender.uses_stint_binary() || contender.uses_nginx() {
+        spawn_composite(contender, pin, stint)
+    } else {
+        spawn(contender, pin, redis, tower_sessions)
+    }
+}
+
 /// Starts an Express contender (`node bench/express/app.mjs MODE`) on a free
 /// port; for `stint-express`, `stint serve` behind it. Both on the server's
 /// core when `pin`.
-pub fn spawn_express(
+fn spawn_express(
     contender: Contender,
     pin: bool,
     redis: Option<&Redis>,
@@ -556,7 +569,7 @@ pub fn spawn_express(
 /// Starts the contenders made of several processes: the session API
 /// (`stint serve`), and nginx in front of the baseline, with or without
 /// Stint's gateway. Everything on the server's core when `pin`.
-pub fn spawn_composite(contender: Contender, pin: bool, stint: Option<&std::path::Path>) -> Result<Running> {
+fn spawn_composite(contender: Contender, pin: bool, stint: Option<&std::path::Path>) -> Result<Running> {
     let dir = tempfile::tempdir()?;
     if contender == Contender::StintApi {
         let stint = stint.context("the stint binary was not built")?;

@@ -45,6 +45,7 @@ export class StintClient {
   readonly #base: URL;
   readonly #prefix: string;
   readonly #headers: string;
+  readonly #jsonHeaders: string;
   readonly #transport: Transport;
   readonly #callTimeoutMs: number;
   /** Whether Stint answers, shared by every call through this client. */
@@ -76,6 +77,7 @@ export class StintClient {
     this.#base = base;
     this.#prefix = base.pathname.replace(/\/+$/, "");
     this.#headers = `authorization: Bearer ${key}\r\naccept: application/json\r\n`;
+    this.#jsonHeaders = `${this.#headers}content-type: application/json\r\n`;
     const secure = base.protocol === "https:";
     this.#transport = new Transport({
       secure,
@@ -151,7 +153,7 @@ export class StintClient {
    */
   async call<T>(method: string, path: string, body?: unknown, timeoutMs: number = this.#callTimeoutMs): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = payload === undefined ? this.#headers : `${this.#headers}content-type: application/json\r\n`;
+    const headers = payload === undefined ? this.#headers : this.#jsonHeaders;
     let answer;
     try {
       answer = await this.#transport.exchange(method, this.#prefix + path, headers, payload, timeoutMs);
@@ -194,10 +196,11 @@ function segment(id: string): string {
   return encodeURIComponent(id);
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
+/** `value` (a number of milliseconds or connections, above 0), or `fallback` when absent. */
+export function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`stint-express: ${name} must be a positive number of milliseconds`);
+    throw new TypeError(`stint-express: ${name} must be a positive number`);
   }
   return value;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 
-import { StintClient, type ClientOptions } from "./client.js";
+import { positive, StintClient, type ClientOptions } from "./client.js";
 import { passCookies, stintCookies } from "./cookies.js";
 import { StintError } from "./error.js";
 import type { Logger } from "./health.js";
@@ -80,10 +80,7 @@ export interface StintContext {
  */
 export function stint(options: StintOptions): StintMiddleware {
   const client = new StintClient(options);
-  const timeoutMs = options.timeoutMs ?? 100;
-  if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError("stint-express: timeoutMs must be a positive number of milliseconds");
-  }
+  const timeoutMs = positive(options.timeoutMs, 100, "timeoutMs");
   const logger = options.logger ?? console;
   const pageView = options.pageView;
   const refusals = new Throttle(60_000);

@@ -77,7 +77,6 @@ export class Transport {
       const request = `${method} ${path} HTTP/1.1\r\nhost: ${this.#options.host}\r\n${headers}${length}\r\n${body ?? ""}`;
       let done = false;
       const timer = setTimeout(() => {
-        pending.settle(new TransportError("timeout", `no answer within ${timeoutMs} ms`));
         // Answers come in order: the ones behind this one are late too, and this connection
         // would hand the next answer to the wrong request. Start afresh.
         connection.destroy(new TransportError("timeout", `no answer within ${timeoutMs} ms`));
@@ -102,15 +101,14 @@ export class Transport {
     for (const c of this.#connections.splice(0)) c.destroy(new TransportError("unreachable", "the client was closed"));
   }
 
-  /** The connection with the fewest requests in flight, or a new one while it has many and there is room. */
+  /** The connection with the fewest requests in flight, or a new one while every open one is busy and there is room. */
   #pick(): Connection {
     let best: Connection | undefined;
     for (const c of this.#connections) {
       if (best === undefined || c.inFlight < best.inFlight) best = c;
     }
-    // A new connection while every open one is busy and there is room: Stint answers the
-    // requests of one connection one after the other, so more connections mean more answers
-    // at once; past the limit, requests queue (pipelined) on the least busy.
+    // Stint answers the requests of one connection one after the other, so more connections
+    // mean more answers at once; past the limit, requests queue (pipelined) on the least busy.
     if (best === undefined || (best.inFlight > 0 && this.#connections.length < this.#options.maxConnections)) {
       const fresh = new Connection(this.#options, (c) => {
         const at = this.#connections.indexOf(c);

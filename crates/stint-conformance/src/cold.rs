@@ -537,3 +537,79 @@ pub async fn top_pages_count_recent_page_views(store: Arc<dyn ColdStore>) {
             .is_empty()
     );
 }
+
+/// Attribution's facts: the orders of the range in tracked sessions, with
+/// each order's own session and the same visitor's sessions since the
+/// lookback's start; nothing of other visitors, untracked sessions or
+/// orders outside the range.
+pub async fn attribution_facts_bring_orders_and_their_visitors_sessions(store: Arc<dyn ColdStore>) {
+    const DAY: u64 = 86_400;
+    let from = T0.plus_secs(40 * DAY);
+    let (to, since) = (from.plus_secs(DAY), T0.plus_secs(10 * DAY));
+    let with = |at: Timestamp, visitor: VisitorId, utm: Option<&str>, tracked: bool| {
+        let mut s = session(at);
+        s.visitor_id = visitor;
+        let mut a = (*s.attributes).clone();
+        a.utm_source = utm.map(Into::into);
+        if !tracked {
+            a = Attributes::default();
+        }
+        s.attributes = Arc::new(a);
+        s
+    };
+    let order = |s: &SessionRecord, at: Timestamp, total: f64| {
+        let mut e = Event::new(s.id, s.visitor_id, kinds::ORDER_COMPLETED, at);
+        e.metadata = Some(json!({ "total": total }));
+        Record::Event(e)
+    };
+    let (ann, ben, cy, dot) = (
+        VisitorId::new(),
+        VisitorId::new(),
+        VisitorId::new(),
+        VisitorId::new(),
+    );
+    let too_early = with(T0, ann, Some("old"), true);
+    let newsletter = with(T0.plus_secs(20 * DAY), ann, Some("news"), true);
+    let search = with(from.plus_secs(60), ann, None, true);
+    let untracked = with(from.plus_secs(60), ben, None, false);
+    let browsing = with(from.plus_secs(60), cy, Some("ads"), true);
+    // Dot's session started before the lookback and ordered in the range.
+    let long = with(T0.plus_secs(5 * DAY), dot, Some("mail"), true);
+    for s in [&too_early, &newsletter, &search, &untracked, &browsing, &long] {
+        put(&store, s).await;
+    }
+    store
+        .write(&[
+            order(&newsletter, T0.plus_secs(20 * DAY + 60), 5.0),
+            order(&search, from.plus_secs(120), 50.0),
+            order(&untracked, from.plus_secs(120), 70.0),
+            order(&long, from.plus_secs(180), 20.5),
+            order(&search, to.plus_secs(1), 9.0),
+        ])
+        .await
+        .unwrap();
+    let (orders, sources) = store.attribution_facts(from, to, since).await.unwrap();
+    let got: Vec<_> = orders
+        .iter()
+        .map(|o| (o.session_id, o.visitor_id, o.at, o.total))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (search.id, ann, from.plus_secs(120), 50.0),
+            (long.id, dot, from.plus_secs(180), 20.5)
+        ]
+    );
+    let mut ids: Vec<_> = sources.iter().map(|s| s.id).collect();
+    ids.sort();
+    let mut want = vec![newsletter.id, search.id, long.id];
+    want.sort();
+    assert_eq!(ids, want);
+    let news = sources.iter().find(|s| s.id == newsletter.id).unwrap();
+    assert_eq!((news.visitor_id, news.started_at), (ann, newsletter.started_at));
+    assert_eq!(news.dimensions["utm_source"].as_deref(), Some("news"));
+    assert_eq!(
+        news.dimensions["referrer"].as_deref(),
+        Some("https://www.google.com/")
+    );
+}

@@ -44,7 +44,7 @@ pub struct SessionFacts {
     pub converted: bool,
     /// Events other than `session_start` and `page_view`.
     pub other_events: u64,
-    /// `device`, `browser`, `os`, `country`, `utm_source`, `utm_medium`,
+    /// `device`, `browser`, `os`, `country`, `city`, `utm_source`, `utm_medium`,
     /// `utm_campaign`, `referrer` (full URL), `landing_page` (path and query).
     pub dimensions: BTreeMap<&'static str, Option<String>>,
 }
@@ -70,6 +70,7 @@ pub const DIMENSIONS: &[&str] = &[
     "browser",
     "os",
     "country",
+    "city",
     "utm_source",
     "utm_medium",
     "utm_campaign",
@@ -264,7 +265,13 @@ pub fn daily(sessions: &[SessionFacts], events: &[EventFact], from: Date, to: Da
 /// The value of `dimension` for a session: the referrer by domain, the
 /// landing page by path.
 pub fn dimension_value(s: &SessionFacts, dimension: &str) -> Option<String> {
-    let raw = s.dimensions.get(dimension).cloned().flatten()?;
+    value_of(&s.dimensions, dimension)
+}
+
+/// The value of `dimension` among a session's recorded `dimensions`, as
+/// breakdowns group it.
+fn value_of(dimensions: &BTreeMap<&'static str, Option<String>>, dimension: &str) -> Option<String> {
+    let raw = dimensions.get(dimension).cloned().flatten()?;
     match dimension {
         "referrer" => {
             let rest = raw.split_once("://").map_or(raw.as_str(), |(_, r)| r);
@@ -308,6 +315,193 @@ pub fn breakdown(
         b.figures
             .sessions
             .cmp(&a.figures.sessions)
+            .then_with(|| a.value.cmp(&b.value))
+    });
+    rows.truncate(limit);
+    rows
+}
+
+/// The dimensions attribution credits orders to: where the visitor came from.
+pub const SOURCE_DIMENSIONS: &[&str] = &[
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "referrer",
+    "landing_page",
+];
+
+/// An order: what attribution needs of an `order_completed` event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderFact {
+    /// The session it was placed in.
+    pub session_id: SessionId,
+    /// Its visitor.
+    pub visitor_id: VisitorId,
+    /// When.
+    pub at: Timestamp,
+    /// Its `total` (0 when the event carries none).
+    pub total: f64,
+}
+
+impl OrderFact {
+    /// The order an `order_completed` event records.
+    pub fn from_event(e: &EventFact, visitor_id: VisitorId) -> Self {
+        Self {
+            session_id: e.session_id,
+            visitor_id,
+            at: e.at,
+            total: order_total(e),
+        }
+    }
+}
+
+/// A session as attribution sees it: where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceFacts {
+    /// The session.
+    pub id: SessionId,
+    /// Its visitor.
+    pub visitor_id: VisitorId,
+    /// Its start.
+    pub started_at: Timestamp,
+    /// The [`SOURCE_DIMENSIONS`] its first request recorded (referrer: full URL).
+    pub dimensions: BTreeMap<&'static str, Option<String>>,
+}
+
+/// Which session of a visitor's journey an order is credited to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// The visitor's earliest session within the lookback window before the order.
+    First,
+    /// The session the order was placed in.
+    Last,
+}
+
+impl Model {
+    /// `first` or `last`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "first" => Some(Self::First),
+            "last" => Some(Self::Last),
+            _ => None,
+        }
+    }
+}
+
+/// One value's row of attribution.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributionRow {
+    /// The value credited (`null`: the session had none, e.g. no `utm_source`).
+    pub value: Option<String>,
+    /// Distinct visitors whose orders are credited to it.
+    pub visitors: u64,
+    /// Orders credited to it.
+    pub orders: u64,
+    /// The sum of their totals.
+    pub revenue: f64,
+    /// Revenue / orders.
+    pub average_order_value: f64,
+}
+
+/// What an attribution credits, and to what.
+#[derive(Clone, Copy, Debug)]
+pub struct AttributionQuery<'a> {
+    /// Which session of the journey is credited.
+    pub model: Model,
+    /// One of [`SOURCE_DIMENSIONS`].
+    pub dimension: &'a str,
+    /// How long before an order the first session may have started ([`Model::First`]).
+    pub lookback: std::time::Duration,
+    /// Most rows.
+    pub limit: usize,
+}
+
+/// Credits each order to a value of the query's dimension by its model,
+/// most revenue first (ties: more orders, then by value), at most `limit` rows.
+///
+/// `sources` holds the order's own session and, for [`Model::First`], the
+/// visitor's sessions that may precede it; the earliest started at most
+/// `lookback` before the order (and not after it) is credited, ties by
+/// session id. An order whose session is missing from `sources` is credited
+/// to no value (`null`) rather than lost.
+pub fn attribution(
+    orders: &[OrderFact],
+    sources: &[SourceFacts],
+    query: &AttributionQuery<'_>,
+) -> Vec<AttributionRow> {
+    let AttributionQuery {
+        model,
+        dimension,
+        lookback,
+        limit,
+    } = *query;
+    let by_id: HashMap<SessionId, &SourceFacts> = sources.iter().map(|s| (s.id, s)).collect();
+    let mut by_visitor: HashMap<VisitorId, Vec<&SourceFacts>> = HashMap::new();
+    if model == Model::First {
+        for s in sources {
+            by_visitor.entry(s.visitor_id).or_default().push(s);
+        }
+        for list in by_visitor.values_mut() {
+            list.sort_by_key(|s| (s.started_at, s.id));
+        }
+    }
+    struct Credit {
+        visitors: HashSet<VisitorId>,
+        orders: u64,
+        revenue: f64,
+    }
+    let mut credits: HashMap<Option<String>, Credit> = HashMap::new();
+    for order in orders {
+        let own = by_id.get(&order.session_id).copied();
+        let credited = match model {
+            Model::Last => own,
+            Model::First => {
+                let earliest = order.at.minus(lookback);
+                by_visitor
+                    .get(&order.visitor_id)
+                    .and_then(|list| {
+                        list.iter()
+                            .find(|s| s.started_at >= earliest && s.started_at <= order.at)
+                            .copied()
+                    })
+                    .or(own)
+            }
+        };
+        let value = credited.and_then(|s| value_of(&s.dimensions, dimension));
+        let credit = credits.entry(value).or_insert_with(|| Credit {
+            visitors: HashSet::new(),
+            orders: 0,
+            revenue: 0.0,
+        });
+        credit.visitors.insert(order.visitor_id);
+        credit.orders += 1;
+        credit.revenue += order.total;
+    }
+    let mut rows: Vec<AttributionRow> = credits
+        .into_iter()
+        .map(|(value, c)| AttributionRow {
+            value,
+            visitors: c.visitors.len() as u64,
+            orders: c.orders,
+            revenue: round(c.revenue, 2),
+            average_order_value: round(
+                if c.orders == 0 {
+                    0.0
+                } else {
+                    c.revenue / c.orders as f64
+                },
+                2,
+            ),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.revenue
+            .total_cmp(&a.revenue)
+            .then_with(|| b.orders.cmp(&a.orders))
             .then_with(|| a.value.cmp(&b.value))
     });
     rows.truncate(limit);
@@ -632,5 +826,82 @@ mod tests {
             assert_eq!(by.iter().map(|r| r.steps[k].sessions).sum::<u64>(), step.sessions);
         }
         assert_eq!(funnel_by(&sessions, &events, &steps, "device", 1).len(), 1);
+    }
+
+    #[test]
+    fn attribution_credits_the_ordering_session_or_the_first_within_the_lookback() {
+        let source = |visitor, start: i64, utm: Option<&str>, referrer: Option<&str>| SourceFacts {
+            id: SessionId::new(),
+            visitor_id: visitor,
+            started_at: Timestamp(start),
+            dimensions: [
+                ("utm_source", utm.map(str::to_owned)),
+                ("referrer", referrer.map(str::to_owned)),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let (ann, ben) = (VisitorId::new(), VisitorId::new());
+        // Ann reads the newsletter, leaves, comes back from a search a week later and orders.
+        let newsletter = source(ann, D0, Some("newsletter"), None);
+        let search = source(
+            ann,
+            D0 + 7 * DAY,
+            None,
+            Some("https://www.google.com/search?q=shoes"),
+        );
+        // Ben comes from the newsletter 40 days before his order: past the lookback.
+        let old = source(ben, D0 - 33 * DAY, Some("newsletter"), None);
+        let direct = source(ben, D0 + 7 * DAY, None, None);
+        let order = |s: &SourceFacts, total| OrderFact {
+            session_id: s.id,
+            visitor_id: s.visitor_id,
+            at: Timestamp(s.started_at.millis() + 60_000),
+            total,
+        };
+        let orders = [order(&search, 80.0), order(&search, 20.0), order(&direct, 30.0)];
+        let sources = [newsletter, search, old, direct];
+        let month = std::time::Duration::from_secs(30 * 86_400);
+        let q = |model, dimension, lookback, limit| AttributionQuery {
+            model,
+            dimension,
+            lookback,
+            limit,
+        };
+        let rows = |model, dimension| {
+            attribution(&orders, &sources, &q(model, dimension, month, 10))
+                .into_iter()
+                .map(|r| (r.value, r.visitors, r.orders, r.revenue, r.average_order_value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows(Model::Last, "referrer"),
+            [
+                (Some("google.com".to_owned()), 1, 2, 100.0, 50.0),
+                (None, 1, 1, 30.0, 30.0)
+            ]
+        );
+        assert_eq!(
+            rows(Model::First, "utm_source"),
+            [
+                (Some("newsletter".to_owned()), 1, 2, 100.0, 50.0),
+                (None, 1, 1, 30.0, 30.0)
+            ]
+        );
+        let short = attribution(
+            &orders,
+            &sources,
+            &q(Model::First, "utm_source", std::time::Duration::ZERO, 10),
+        );
+        assert_eq!(
+            short.len(),
+            1,
+            "no earlier session in the window: the ordering session's own value"
+        );
+        assert_eq!((short[0].value.as_deref(), short[0].orders), (None, 3));
+        assert_eq!(
+            attribution(&orders, &sources, &q(Model::Last, "referrer", month, 1)).len(),
+            1
+        );
     }
 }

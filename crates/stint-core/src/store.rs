@@ -339,6 +339,20 @@ pub trait AnalyticsStore: Send + Sync + 'static {
         Vec<crate::analytics::EventFact>,
     )>;
 
+    /// Attribution's facts: the orders (`order_completed` events) placed in
+    /// `[from, to)` in tracked sessions, in the order they happened, and
+    /// the sessions they may be credited to: each order's own, and the
+    /// tracked sessions of the same visitors that started in `[since, to)`.
+    async fn attribution_facts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        since: Timestamp,
+    ) -> Result<(
+        Vec<crate::analytics::OrderFact>,
+        Vec<crate::analytics::SourceFacts>,
+    )>;
+
     /// Stores the figures of past days (rollups), replacing any stored for
     /// the same days: rolling a day up twice leaves one row.
     async fn save_rollups(&self, rows: &[crate::analytics::DayRow], at: Timestamp) -> Result<()>;

@@ -5,7 +5,7 @@
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use stint_core::analytics::{BreakdownRow, DayRow, Figures, FunnelStep};
+use stint_core::analytics::{AttributionRow, BreakdownRow, DayRow, Figures, FunnelStep};
 
 use crate::api::{ApiError, ApiResult, ok};
 use crate::views::{FunnelView, RealtimeView};
@@ -140,6 +140,26 @@ impl Tabular for Vec<BreakdownRow> {
     fn rows(&self) -> Vec<Vec<String>> {
         self.iter()
             .map(|r| figure_row(r.value.as_deref(), &r.figures))
+            .collect()
+    }
+}
+
+impl Tabular for Vec<AttributionRow> {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["value", "visitors", "orders", "revenue", "averageOrderValue"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.iter()
+            .map(|r| {
+                vec![
+                    r.value.clone().unwrap_or_default(),
+                    r.visitors.to_string(),
+                    r.orders.to_string(),
+                    r.revenue.to_string(),
+                    r.average_order_value.to_string(),
+                ]
+            })
             .collect()
     }
 }

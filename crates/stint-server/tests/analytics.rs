@@ -358,6 +358,12 @@ async fn bad_analytics_parameters_get_400() {
         "/api/admin/analytics/realtime?format=CSV",
         "/api/admin/analytics/realtime?minutes=7",
         "/api/admin/analytics/funnel?dimension=password",
+        "/api/admin/analytics/attribution?model=linear",
+        "/api/admin/analytics/attribution?dimension=device",
+        "/api/admin/analytics/attribution?lookbackDays=-1",
+        "/api/admin/analytics/attribution?lookbackDays=400",
+        "/api/admin/analytics/attribution?from=2026-11-20&to=2026-11-10",
+        "/api/admin/analytics/attribution?format=pdf",
     ] {
         let (status, body) = s.admin_get(path).await;
         assert_eq!(status, 400, "{path}: {body}");
@@ -376,8 +382,13 @@ async fn a_visitor_who_returns_and_orders_later_is_one_journey() {
         .unwrap();
     let visitor = common::cookie_value(r.headers(), "visitor_id").unwrap();
     b.get(s.url("/api/storefront/products/p-3")).send().await.unwrap();
-    // The first session expires; the visitor comes back and orders.
+    // The first session expires; the visitor comes back from a search and orders.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    b.get(s.url("/api/storefront/products/p-3"))
+        .header("referer", "https://www.google.com/search?q=p-3")
+        .send()
+        .await
+        .unwrap();
     let r = b
         .post(s.url("/api/storefront/orders"))
         .json(&json!({"items": [{"productId": "p-3", "quantity": 1}]}))
@@ -415,4 +426,54 @@ async fn a_visitor_who_returns_and_orders_later_is_one_journey() {
         ),
         (Some(1), Some(2), Some(1))
     );
+
+    // Attribution: the order's own session came from the search; the
+    // visitor's first, from the newsletter.
+    let revenue = today["revenue"].as_f64().unwrap();
+    assert!(revenue > 0.0);
+    let credited = |body: Value| -> Vec<(Value, u64, u64, f64, f64)> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["value"].clone(),
+                    r["visitors"].as_u64().unwrap(),
+                    r["orders"].as_u64().unwrap(),
+                    r["revenue"].as_f64().unwrap(),
+                    r["averageOrderValue"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let one = |value: Value| vec![(value, 1, 1, revenue, revenue)];
+    for (query, want) in [
+        ("", one(Value::Null)),
+        ("?model=last&dimension=referrer", one(json!("google.com"))),
+        (
+            "?model=last&dimension=landing_page",
+            one(json!("/api/storefront/products/p-3")),
+        ),
+        ("?model=first", one(json!("news"))),
+        (
+            "?model=first&dimension=landing_page",
+            one(json!("/api/storefront/products")),
+        ),
+        ("?model=first&lookbackDays=0", one(Value::Null)),
+        ("?from=2020-01-01&to=2020-01-31&model=first", vec![]),
+    ] {
+        let (status, body) = s
+            .admin_get(&format!("/api/admin/analytics/attribution{query}"))
+            .await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(credited(body), want, "{query}");
+    }
+    let (_, _, csv) = csv_of(&s, "/api/admin/analytics/attribution?model=first").await;
+    assert_eq!(
+        csv[0],
+        ["value", "visitors", "orders", "revenue", "averageOrderValue"]
+    );
+    assert_eq!(csv[1][..3], ["news", "1", "1"]);
+    assert_eq!(csv[1][3].parse::<f64>().unwrap(), revenue);
 }

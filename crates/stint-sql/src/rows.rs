@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sqlx::Row;
-use stint_core::analytics::{DayRow, EventFact, Figures, SessionFacts};
+use stint_core::analytics::{DayRow, EventFact, Figures, SessionFacts, SourceFacts};
 use stint_core::event::Event;
-use stint_core::{Attributes, Error, Result, SessionKind, SessionRecord, Timestamp};
+use stint_core::{Attributes, Error, Result, SessionId, SessionKind, SessionRecord, Timestamp, VisitorId};
 
 /// The column reads the decoders need, over any backend's row.
 pub(crate) trait RowExt {
@@ -131,23 +131,45 @@ pub(crate) fn event(row: &impl RowExt) -> Result<Event> {
     })
 }
 
-pub(crate) fn session_facts(row: &impl RowExt) -> Result<SessionFacts> {
-    let mut dimensions = std::collections::BTreeMap::new();
-    for d in stint_core::analytics::DIMENSIONS {
-        dimensions.insert(*d, row.opt_text(d)?);
-    }
-    Ok(SessionFacts {
-        id: row.text("id")?.parse().map_err(|e| corrupt("session id", e))?,
-        visitor_id: row
-            .text("visitor_id")?
+/// The columns named `names`, by name.
+fn dimensions(
+    row: &impl RowExt,
+    names: &[&'static str],
+) -> Result<std::collections::BTreeMap<&'static str, Option<String>>> {
+    names.iter().map(|d| Ok((*d, row.opt_text(d)?))).collect()
+}
+
+/// A session row's `id` and `visitor_id`.
+fn session_ids(row: &impl RowExt) -> Result<(SessionId, VisitorId)> {
+    Ok((
+        row.text("id")?.parse().map_err(|e| corrupt("session id", e))?,
+        row.text("visitor_id")?
             .parse()
             .map_err(|e| corrupt("visitor id", e))?,
+    ))
+}
+
+pub(crate) fn session_facts(row: &impl RowExt) -> Result<SessionFacts> {
+    let (id, visitor_id) = session_ids(row)?;
+    Ok(SessionFacts {
+        id,
+        visitor_id,
         started_at: Timestamp(row.int("started_at")?),
         last_seen_at: Timestamp(row.int("last_seen_at")?),
         page_views: unsigned(row.int("page_views")?),
         converted: row.int("converted")? != 0,
         other_events: unsigned(row.int("other_events")?),
-        dimensions,
+        dimensions: dimensions(row, stint_core::analytics::DIMENSIONS)?,
+    })
+}
+
+pub(crate) fn source_facts(row: &impl RowExt) -> Result<SourceFacts> {
+    let (id, visitor_id) = session_ids(row)?;
+    Ok(SourceFacts {
+        id,
+        visitor_id,
+        started_at: Timestamp(row.int("started_at")?),
+        dimensions: dimensions(row, stint_core::analytics::SOURCE_DIMENSIONS)?,
     })
 }
 

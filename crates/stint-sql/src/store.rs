@@ -17,7 +17,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, SqliteConnection};
-use stint_core::analytics::{DayRow, EventFact, PageCount, SessionFacts};
+use std::collections::HashMap;
+
+use stint_core::analytics::{DayRow, EventFact, OrderFact, PageCount, SessionFacts, SourceFacts};
 use stint_core::event::Event;
 use stint_core::store::{AnalyticsStore, ColdStats, HistoryStore, PrivacyStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
@@ -668,7 +670,7 @@ impl AnalyticsStore for SqlStore {
         // Tracked sessions have a landing page; those of visitors who asked
         // not to be tracked keep none.
         const SESSIONS: &str = "SELECT s.id, s.visitor_id, s.started_at, s.last_seen_at, s.page_views, s.converted, \
-             s.device, s.browser, s.os, s.country, s.utm_source, s.utm_medium, s.utm_campaign, s.referrer, \
+             s.device, s.browser, s.os, s.country, s.city, s.utm_source, s.utm_medium, s.utm_campaign, s.referrer, \
              s.landing_page, \
              (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id \
                 AND e.kind NOT IN ('session_start', 'page_view')) AS other_events \
@@ -702,6 +704,55 @@ impl AnalyticsStore for SqlStore {
                 sessions.iter().map(rows::session_facts).collect::<Result<_>>()?,
                 events.iter().map(rows::event_fact).collect::<Result<_>>()?,
             ))
+        })
+    }
+
+    async fn attribution_facts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        since: Timestamp,
+    ) -> Result<(Vec<OrderFact>, Vec<SourceFacts>)> {
+        // Each order with its own session's source, so that an order is
+        // credited even when its session started before `since`.
+        const ORDERS: &str = "SELECT e.session_id, e.kind, e.page, e.metadata, e.at, \
+             s.id, s.visitor_id, s.started_at, s.utm_source, s.utm_medium, s.utm_campaign, s.referrer, \
+             s.landing_page FROM events e JOIN sessions s ON s.id = e.session_id \
+             WHERE e.kind = 'order_completed' AND e.at >= $1 AND e.at < $2 AND s.landing_page IS NOT NULL \
+             ORDER BY e.at, e.id";
+        const EARLIER: &str = "SELECT s.id, s.visitor_id, s.started_at, s.utm_source, s.utm_medium, \
+             s.utm_campaign, s.referrer, s.landing_page FROM sessions s \
+             WHERE s.visitor_id IN (SELECT o.visitor_id FROM events e JOIN sessions o ON o.id = e.session_id \
+                 WHERE e.kind = 'order_completed' AND e.at >= $1 AND e.at < $2) \
+               AND s.started_at >= $3 AND s.started_at < $2 AND s.landing_page IS NOT NULL";
+        on_pool!(self, |p, d| {
+            let orders = sqlx::query(ORDERS)
+                .persistent(d.persistent)
+                .bind(ms(from))
+                .bind(ms(to))
+                .fetch_all(&mut *p)
+                .await
+                .map_err(cold)?;
+            let earlier = sqlx::query(EARLIER)
+                .persistent(d.persistent)
+                .bind(ms(from))
+                .bind(ms(to))
+                .bind(ms(since))
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            let mut sources: HashMap<SessionId, SourceFacts> = HashMap::new();
+            let mut facts = Vec::with_capacity(orders.len());
+            for row in &orders {
+                let source = rows::source_facts(row)?;
+                facts.push(OrderFact::from_event(&rows::event_fact(row)?, source.visitor_id));
+                sources.insert(source.id, source);
+            }
+            for row in &earlier {
+                let source = rows::source_facts(row)?;
+                sources.insert(source.id, source);
+            }
+            Ok((facts, sources.into_values().collect()))
         })
     }
 

@@ -41,6 +41,32 @@ impl Engine {
         Ok((sessions, events))
     }
 
+    /// The orders completed from the UTC day `from` to the UTC day `to`
+    /// (inclusive) and their revenue, credited as `query` says (see
+    /// [`crate::analytics::attribution`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time (the writer is flushed first, so a full or failing queue fails it too).
+    pub async fn attribution(
+        &self,
+        from: time::Date,
+        to: time::Date,
+        query: &crate::analytics::AttributionQuery<'_>,
+    ) -> Result<Vec<crate::analytics::AttributionRow>> {
+        use crate::analytics::start_of;
+        self.inner.sink.flush().await?;
+        let start = start_of(from);
+        let end = to.next_day().map_or(Timestamp(i64::MAX), start_of);
+        let (orders, sources) = self
+            .inner
+            .cold
+            .attribution_facts(start, end, start.minus(query.lookback))
+            .await?;
+        Ok(crate::analytics::attribution(&orders, &sources, query))
+    }
+
     /// Rolls up the days from `from` to `to` that are over (today is live and
     /// never rolled up): computes their figures and stores them, replacing
     /// earlier rollups of the same days. Returns the rows stored.

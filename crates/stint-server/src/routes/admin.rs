@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(daily))
         .routes(routes!(breakdown))
         .routes(routes!(funnel))
+        .routes(routes!(attribution))
         .routes(routes!(stats))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .layer(middleware::from_fn_with_state(state, require_token))
@@ -315,6 +316,16 @@ struct RangeParams {
     format: Option<String>,
 }
 
+/// The attribution route's parameters.
+#[derive(Deserialize)]
+struct AttributionParams {
+    #[serde(flatten)]
+    range: RangeParams,
+    model: Option<String>,
+    #[serde(rename = "lookbackDays")]
+    lookback_days: Option<String>,
+}
+
 /// The realtime route's parameters.
 #[derive(Deserialize)]
 struct RealtimeParams {
@@ -453,6 +464,68 @@ async fn funnel(State(app): State<AppState>, Query(p): Query<RangeParams>) -> Ap
             format!("stint-funnel-{d}-{from}-{to}"),
         ),
     })
+}
+
+#[utoipa::path(get, path = "/analytics/attribution", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day of the orders, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day of the orders, YYYY-MM-DD (UTC); default today"),
+        ("model" = Option<String>, Query, description = "last (default): the session the order was placed in; first: the visitor's earliest session within lookbackDays before the order"),
+        ("dimension" = Option<String>, Query, description = "utm_source (default), utm_medium, utm_campaign, referrer or landing_page"),
+        ("lookbackDays" = Option<u32>, Query, description = "With model=first: how many days before the order its first session may have started, 0 to 366; default 30"),
+        ("limit" = Option<u32>, Query, description = "Rows, 1 to 1000; default 50"),
+        ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
+    responses((status = 200, description = "Orders completed in the range and their revenue per credited value, most revenue first", content((crate::openapi::Envelope<Vec<analytics::AttributionRow>> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, an unknown model or dimension, a bad lookback, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
+async fn attribution(
+    State(app): State<AppState>,
+    Query(p): Query<AttributionParams>,
+) -> ApiResult<Table<Vec<analytics::AttributionRow>>> {
+    let format = Format::parse(p.range.format.as_deref())?;
+    let model = match p.model.as_deref() {
+        None | Some("") => analytics::Model::Last,
+        Some(m) => analytics::Model::parse(m)
+            .ok_or_else(|| ApiError::BadRequest("model must be first or last".into()))?,
+    };
+    let dimension = match p.range.dimension.as_deref() {
+        None | Some("") => "utm_source",
+        Some(d) => analytics::SOURCE_DIMENSIONS
+            .iter()
+            .copied()
+            .find(|known| *known == d)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "dimension must be one of: {}",
+                    analytics::SOURCE_DIMENSIONS.join(", ")
+                ))
+            })?,
+    };
+    let lookback_days: u64 = match p.lookback_days.as_deref() {
+        None | Some("") => 30,
+        Some(d) => d
+            .parse()
+            .ok()
+            .filter(|d| *d <= MAX_RANGE_DAYS as u64)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "lookbackDays must be a whole number from 0 to {MAX_RANGE_DAYS}"
+                ))
+            })?,
+    };
+    let limit = row_limit(&p.range)?;
+    let (from, to) = range(&app, &p.range)?;
+    let query = analytics::AttributionQuery {
+        model,
+        dimension,
+        lookback: std::time::Duration::from_secs(lookback_days * 86_400),
+        limit,
+    };
+    let rows = app.engine.attribution(from, to, &query).await?;
+    let model = match model {
+        analytics::Model::First => "first",
+        analytics::Model::Last => "last",
+    };
+    Ok(Table::new(
+        rows,
+        format,
+        format!("stint-attribution-{model}-{dimension}-{from}-{to}"),
+    ))
 }
 
 #[utoipa::path(get, path = "/analytics/realtime", tag = "admin", security(("admin" = [])),

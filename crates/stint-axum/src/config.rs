@@ -47,6 +47,9 @@ pub struct SessionConfig {
     /// Honour `DNT: 1` and `Sec-GPC: 1`: the session works, but nothing of it
     /// is stored for analytics (no events, no device, no attribution).
     pub honor_privacy_signals: bool,
+    /// Locates new sessions' addresses (country and city), before they are
+    /// anonymised; without it, only a trusted CDN's `CF-IPCountry` gives a country.
+    pub geoip: Option<std::sync::Arc<crate::GeoIp>>,
 }
 
 impl SessionConfig {
@@ -65,6 +68,7 @@ impl SessionConfig {
             honor_privacy_signals: true,
             data_max_keys: 64,
             data_max_value_bytes: 16 * 1024,
+            geoip: None,
         }
     }
 
@@ -102,6 +106,13 @@ impl SessionConfig {
     #[must_use]
     pub fn with_trust_proxy(mut self, trust: bool) -> Self {
         self.trust_proxy = trust;
+        self
+    }
+
+    /// Locates new sessions with this GeoIP database.
+    #[must_use]
+    pub fn with_geoip(mut self, geoip: std::sync::Arc<crate::GeoIp>) -> Self {
+        self.geoip = Some(geoip);
         self
     }
 

@@ -280,6 +280,10 @@ impl Shared {
             path: uri.path(),
             query: uri.query(),
             country: header(headers, "cf-ipcountry"),
+            geo: cfg
+                .geoip
+                .as_deref()
+                .map(|g| g as &dyn stint_core::context::Geolocate),
         };
         let visitor = visitor_from_cookie.unwrap_or_else(VisitorId::new);
         let unstored = |engine: &Engine, attributes, bot| {

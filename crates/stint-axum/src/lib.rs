@@ -64,6 +64,7 @@
 mod config;
 pub mod cookies;
 mod error;
+mod geo;
 mod layer;
 mod limit;
 mod session;
@@ -71,5 +72,6 @@ mod session;
 pub use config::SessionConfig;
 pub use cookies::{CookieKeys, KeyError};
 pub use error::{AuthenticationRequired, MissingSessionLayer, SessionError};
+pub use geo::{GeoIp, GeoIpError};
 pub use layer::{Forwarded, SessionLayer, SessionService};
 pub use session::{CustomerSession, Session};

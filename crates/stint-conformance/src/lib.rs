@@ -6,7 +6,7 @@
 //! with an expression that builds a fresh, empty store, and gets one test per
 //! behaviour the engine relies on. A failover tier (a hot store in front of
 //! another) passes the hot-store suite and [`failover_suite!`], its outage
-//! cases.
+//! cases. [`mmdb`] builds small GeoIP databases for tests.
 //!
 //! ```ignore
 //! stint_conformance::hot_store_suite!(async {
@@ -21,6 +21,7 @@
 pub mod cold;
 pub mod failover;
 pub mod hot;
+pub mod mmdb;
 
 /// Expands to one `#[tokio::test]` per hot-store behaviour; `$make` is an
 /// expression (usually an `async` block) giving a fresh `Arc<dyn HotStore>`.

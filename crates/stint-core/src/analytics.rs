@@ -130,7 +130,7 @@ pub struct BreakdownRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageCount {
-    /// The page (path and query, as recorded).
+    /// The page (its path, as page views record it).
     pub page: String,
     /// Its page views.
     pub page_views: u64,

@@ -134,6 +134,11 @@ pub struct Settings {
     #[arg(long, env = "STINT_HONOR_DNT", value_name = "STINT_HONOR_DNT", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
     pub honor_dnt: bool,
 
+    /// A MaxMind-format GeoIP database (GeoLite2 or DB-IP, City or Country):
+    /// new sessions get their country and city from it.
+    #[arg(long, env = "STINT_GEOIP_DB", value_name = "STINT_GEOIP_DB", global = true)]
+    pub geoip_db: Option<PathBuf>,
+
     /// Live sessions the in-process tier holds at most (with Redis: the local tier while Redis is down).
     #[arg(long, env = "STINT_HOT_CAPACITY", value_name = "STINT_HOT_CAPACITY", default_value_t = stint::DEFAULT_HOT_CAPACITY as u64, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub hot_capacity: u64,
@@ -296,8 +301,16 @@ impl Settings {
     ///
     /// # Errors
     ///
-    /// When `STINT_REDIS_CA` cannot be read.
+    /// When `STINT_REDIS_CA` or `STINT_GEOIP_DB` cannot be read.
     pub fn builder(&self) -> Result<StintBuilder> {
+        let geoip = match &self.geoip_db {
+            Some(path) => {
+                let db = stint_axum::GeoIp::open(path).map_err(|e| anyhow::anyhow!("STINT_GEOIP_DB: {e}"))?;
+                tracing::info!(path = %path.display(), kind = db.database_type(), "GeoIP database loaded");
+                Some(std::sync::Arc::new(db))
+            }
+            None => None,
+        };
         let mut b = Stint::builder()
             .data_dir(&self.data_dir)
             .policy(self.policy())
@@ -330,10 +343,15 @@ impl Settings {
             self.honor_dnt,
         );
         Ok(b.configure_layer(move |c| {
-            c.with_visitor_ttl(Duration::from_secs(visitor_ttl))
+            let c = c
+                .with_visitor_ttl(Duration::from_secs(visitor_ttl))
                 .with_trust_proxy(trust_proxy)
                 .with_create_limit_per_minute(limit)
-                .with_privacy_signals(honor_dnt)
+                .with_privacy_signals(honor_dnt);
+            match geoip {
+                Some(db) => c.with_geoip(db),
+                None => c,
+            }
         }))
     }
 

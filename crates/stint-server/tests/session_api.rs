@@ -734,3 +734,37 @@ async fn the_gateway_answers_nginx_traefik_and_envoy() {
     assert_eq!(status, 200);
     assert_eq!(ask(&s, "/api/v1/auth?require=admin", &[]).await.0, 400);
 }
+
+/// With `STINT_GEOIP_DB`, a session the session API starts is located from
+/// the address the backend forwards, before it is anonymised.
+#[tokio::test]
+async fn sessions_are_located_from_the_forwarded_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("city.mmdb");
+    std::fs::write(
+        &database,
+        stint_conformance::mmdb::Builder::new()
+            .network([203, 0, 113, 0], 24, "DE", Some("Berlin"))
+            .build(),
+    )
+    .unwrap();
+    let s = Server::start(&[
+        ("STINT_SERVICE_KEY", KEY),
+        ("STINT_GEOIP_DB", database.to_str().unwrap()),
+    ]);
+    let (status, body) = post(&s, "/api/v1/sessions/resolve", page("/shoes", "")).await;
+    assert_eq!(status, 200, "{body}");
+    let session = &body["data"]["session"];
+    assert_eq!(
+        (&session["country"], &session["city"], &session["ipAddress"]),
+        (&json!("DE"), &json!("Berlin"), &json!("203.0.113.0"))
+    );
+    let mut elsewhere = page("/shoes", "");
+    elsewhere["ip"] = json!("192.0.2.10");
+    let (_, body) = post(&s, "/api/v1/sessions/resolve", elsewhere).await;
+    let session = &body["data"]["session"];
+    assert_eq!(
+        (&session["country"], &session["city"]),
+        (&Value::Null, &Value::Null)
+    );
+}

@@ -99,12 +99,52 @@ struct Truth {
     dims: BTreeMap<&'static str, Option<String>>,
     /// Funnel progress: 1 = visit, 2 = product view, 3 = cart, 4 = checkout, 5 = order.
     funnel: usize,
+    /// Every page viewed (its path: page views record no query).
+    pages: Vec<String>,
 }
 
 struct Visitor {
     client: reqwest::Client,
     device: &'static Device,
     email: Option<String>,
+    /// Where the test GeoIP database puts the visitor's address.
+    place: &'static Place,
+}
+
+/// A network of the test GeoIP database, and what it says of its addresses.
+struct Place {
+    prefix: &'static str,
+    country: Option<&'static str>,
+    city: Option<&'static str>,
+}
+
+const PLACES: &[Place] = &[
+    Place {
+        prefix: "203.0.113.",
+        country: Some("DE"),
+        city: Some("Berlin"),
+    },
+    Place {
+        prefix: "198.51.100.",
+        country: Some("NO"),
+        city: None,
+    },
+    Place {
+        prefix: "192.0.2.",
+        country: None,
+        city: None,
+    },
+];
+
+/// The test GeoIP database: the first two places (the third is unknown to it).
+fn geoip_database(dir: &std::path::Path) -> std::path::PathBuf {
+    let bytes = stint_conformance::mmdb::Builder::new()
+        .network([203, 0, 113, 0], 24, "DE", Some("Berlin"))
+        .network([198, 51, 100, 0], 25, "NO", None)
+        .build();
+    let path = dir.join("test-city.mmdb");
+    std::fs::write(&path, bytes).unwrap();
+    path
 }
 
 /// Plays one session for `v`, returning its truth.
@@ -146,13 +186,15 @@ async fn play(s: &Server, rng: &mut Rng, v: &Visitor, index: usize, first: bool)
     }
     assert_eq!(req.send().await.unwrap().status(), 200);
     t.page_views += 1;
+    t.pages.push(landing.clone());
     if landing_product {
         t.funnel = 2;
     }
     t.dims.insert("device", Some(v.device.device.to_owned()));
     t.dims.insert("browser", Some(v.device.browser.to_owned()));
     t.dims.insert("os", Some(v.device.os.to_owned()));
-    t.dims.insert("country", None);
+    t.dims.insert("country", v.place.country.map(str::to_owned));
+    t.dims.insert("city", v.place.city.map(str::to_owned));
     t.dims.insert("utm_source", utm.map(str::to_owned));
     t.dims.insert("utm_medium", None);
     t.dims.insert("utm_campaign", None);
@@ -173,14 +215,9 @@ async fn play(s: &Server, rng: &mut Rng, v: &Visitor, index: usize, first: bool)
     }
     for _ in 0..rng.below(3) {
         let (id, _) = rng.pick(PRICES);
-        assert_eq!(
-            c.get(s.url(&format!("/api/storefront/products/{id}")))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        let page = format!("/api/storefront/products/{id}");
+        assert_eq!(c.get(s.url(&page)).send().await.unwrap().status(), 200);
+        t.pages.push(page);
         t.page_views += 1;
         t.funnel = t.funnel.max(2);
     }
@@ -262,6 +299,7 @@ async fn play(s: &Server, rng: &mut Rng, v: &Visitor, index: usize, first: bool)
             200
         );
         t.page_views += 1;
+        t.pages.push("/api/storefront/session".to_owned());
     }
     t
 }
@@ -312,14 +350,26 @@ fn without_duration(mut row: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_figure_matches_the_truth_of_a_generated_trace() {
-    let s = Server::start(&[("SESSION_TTL", "2"), ("SESSION_MAX_AGE", "600")]);
+    let geo = tempfile::tempdir().unwrap();
+    let database = geoip_database(geo.path());
+    let s = Server::start(&[
+        ("SESSION_TTL", "2"),
+        ("SESSION_MAX_AGE", "600"),
+        ("TRUST_PROXY", "true"),
+        ("STINT_GEOIP_DB", database.to_str().unwrap()),
+    ]);
     let mut rng = Rng(0x5EED_2026_1123);
     let mut visitors = Vec::new();
     for i in 0..40 {
         let device = rng.pick(DEVICES);
+        let place = rng.pick(PLACES);
+        let mut headers = reqwest::header::HeaderMap::new();
+        let address = format!("{}{}", place.prefix, 1 + i % 100);
+        headers.insert("x-forwarded-for", address.parse().unwrap());
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .user_agent(device.ua)
+            .default_headers(headers)
             .build()
             .unwrap();
         let email = rng.chance(40).then(|| format!("trace-{i}@example.com"));
@@ -339,6 +389,7 @@ async fn every_figure_matches_the_truth_of_a_generated_trace() {
             client,
             device,
             email,
+            place,
         });
     }
     // Phase one: every visitor's first session. Crawlers and a visitor who
@@ -399,6 +450,7 @@ async fn every_figure_matches_the_truth_of_a_generated_trace() {
         "browser",
         "os",
         "country",
+        "city",
         "utm_source",
         "utm_medium",
         "utm_campaign",
@@ -459,6 +511,124 @@ async fn every_figure_matches_the_truth_of_a_generated_trace() {
             "drop-off at step {step}"
         );
     }
+    // The funnel by device: each value's sessions, step by step.
+    let (status, by_device) = s.admin_get("/api/admin/analytics/funnel?dimension=device").await;
+    assert_eq!(status, 200);
+    let mut want: Vec<(Option<String>, Vec<u64>)> = Vec::new();
+    for t in &truth {
+        let value = t.dims["device"].clone();
+        if !want.iter().any(|(v, _)| *v == value) {
+            let group: Vec<&Truth> = truth.iter().filter(|u| u.dims["device"] == value).collect();
+            let steps = (1..=5)
+                .map(|step| group.iter().filter(|u| u.funnel >= step).count() as u64)
+                .collect();
+            want.push((value, steps));
+        }
+    }
+    want.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then_with(|| a.0.cmp(&b.0)));
+    let got: Vec<(Option<String>, Vec<u64>)> = by_device["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["value"].as_str().map(str::to_owned),
+                r["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|st| st["sessions"].as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "the funnel by device");
+
+    // Attribution: every order credited to its own session (last) or to the
+    // visitor's first session (first), which came from another source for
+    // the returning visitors who ordered.
+    let first_of = |visitor: usize| &truth[visitor];
+    assert!(
+        truth
+            .iter()
+            .skip(visitors.len())
+            .any(|t| t.converted && first_of(t.visitor).dims["utm_source"] != t.dims["utm_source"]),
+        "the trace has a visitor who converts later from another source"
+    );
+    for (model, dimension) in [
+        ("last", "utm_source"),
+        ("first", "utm_source"),
+        ("last", "referrer"),
+        ("first", "referrer"),
+        ("first", "landing_page"),
+    ] {
+        let mut credit: BTreeMap<Option<String>, (HashSet<usize>, u64, f64)> = BTreeMap::new();
+        for t in truth.iter().filter(|t| t.converted) {
+            let credited = if model == "first" { first_of(t.visitor) } else { t };
+            let entry = credit.entry(credited.dims[dimension].clone()).or_default();
+            entry.0.insert(t.visitor);
+            entry.1 += 1;
+            entry.2 += t.revenue;
+        }
+        let mut want: Vec<(Option<String>, u64, u64, f64, f64)> = credit
+            .into_iter()
+            .map(|(value, (visitors, orders, revenue))| {
+                (
+                    value,
+                    visitors.len() as u64,
+                    orders,
+                    round(revenue, 2),
+                    round(revenue / orders as f64, 2),
+                )
+            })
+            .collect();
+        want.sort_by(|a, b| {
+            b.3.total_cmp(&a.3)
+                .then_with(|| b.2.cmp(&a.2))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let (status, got) = s
+            .admin_get(&format!(
+                "/api/admin/analytics/attribution?model={model}&dimension={dimension}"
+            ))
+            .await;
+        assert_eq!(status, 200);
+        let got: Vec<(Option<String>, u64, u64, f64, f64)> = got["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["value"].as_str().map(str::to_owned),
+                    r["visitors"].as_u64().unwrap(),
+                    r["orders"].as_u64().unwrap(),
+                    r["revenue"].as_f64().unwrap(),
+                    r["averageOrderValue"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "attribution, {model} by {dimension}");
+    }
+
+    // Real time over 30 minutes: the whole trace is in it; its top pages
+    // are the trace's page views (crawlers and untracked visitors aside).
+    let mut views: BTreeMap<&str, u64> = BTreeMap::new();
+    for page in truth.iter().flat_map(|t| &t.pages) {
+        *views.entry(page.as_str()).or_default() += 1;
+    }
+    let mut want: Vec<(&str, u64)> = views.into_iter().collect();
+    want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    want.truncate(10);
+    let (status, realtime) = s.admin_get("/api/admin/analytics/realtime?minutes=30").await;
+    assert_eq!(status, 200);
+    let got: Vec<(&str, u64)> = realtime["data"]["topPages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["page"].as_str().unwrap(), p["pageViews"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, want, "the top pages of the last 30 minutes");
+
     let (_, body) = json(s.plain().get(s.url("/healthz")).send().await.unwrap()).await;
     assert_eq!(body["status"], "ok");
 }

@@ -38,6 +38,25 @@ pub struct RequestInfo<'a> {
     pub query: Option<&'a str>,
     /// `CF-IPCountry`, if any.
     pub country: Option<&'a str>,
+    /// Where addresses are located (a GeoIP database), if anywhere.
+    pub geo: Option<&'a dyn Geolocate>,
+}
+
+/// Where an address is, as far as a GeoIP database knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// ISO 3166-1 alpha-2 country code, upper case.
+    pub country: Option<Arc<str>>,
+    /// City name (English).
+    pub city: Option<Arc<str>>,
+}
+
+/// Locates client addresses: a GeoIP database (`stint-axum` reads MaxMind's
+/// format), or anything else that knows. Asked once per new session, with
+/// the full address before it is anonymised.
+pub trait Geolocate: Send + Sync + std::fmt::Debug {
+    /// Where `ip` is; [`Location::default`] when unknown.
+    fn locate(&self, ip: IpAddr) -> Location;
 }
 
 impl RequestInfo<'_> {
@@ -54,22 +73,27 @@ impl RequestInfo<'_> {
         // and the texts shared with every session of the same browser.
         let agent = self.user_agent.map(|ua| parser.classify(ua)).unwrap_or_default();
         let utm = self.query.map(utm).unwrap_or_default();
-        let country = if self.trust_proxy {
+        // The database first (it has the city too), then a trusted CDN's header.
+        let located = match (self.geo, ip) {
+            (Some(geo), Some(ip)) => geo.locate(ip),
+            _ => Location::default(),
+        };
+        let header = || {
             self.country
+                .filter(|_| self.trust_proxy)
                 .map(str::trim)
                 .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
                 .filter(|c| !c.eq_ignore_ascii_case("XX"))
                 .map(country_code)
-        } else {
-            None
         };
+        let country = located.country.as_deref().map(country_code).or_else(header);
         Attributes {
             ip_address: ip.map(|ip| anonymize(ip).to_string().into()),
             device: Some(agent.device.shared_name()),
             browser: Some(Arc::clone(&agent.browser)),
             os: Some(Arc::clone(&agent.os)),
             country,
-            city: None,
+            city: located.city,
             landing_page: Some(landing_page(self.path, self.query).into()),
             referrer: self.referer.and_then(referrer).map(Into::into),
             utm_source: utm.source.map(Into::into),
@@ -137,6 +161,55 @@ mod tests {
             ..info
         };
         assert_eq!(trusted.attributes(parser).country.as_deref(), Some("DE"));
+    }
+
+    /// A database of two networks.
+    #[derive(Debug)]
+    struct Atlas;
+
+    impl Geolocate for Atlas {
+        fn locate(&self, ip: IpAddr) -> Location {
+            match ip.to_string().as_str() {
+                "203.0.113.77" => Location {
+                    country: Some("de".into()),
+                    city: Some("Berlin".into()),
+                },
+                "2001:db8::1" => Location {
+                    country: Some("NO".into()),
+                    city: None,
+                },
+                _ => Location::default(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_geoip_database_locates_the_full_address_before_the_cdn_header() {
+        let parser = AgentParser::shared();
+        let info = |peer: &str, country| RequestInfo {
+            peer: Some(peer.parse().unwrap()),
+            path: "/",
+            country,
+            trust_proxy: true,
+            geo: Some(&Atlas),
+            ..RequestInfo::default()
+        };
+        let a = info("203.0.113.77", Some("FR")).attributes(parser);
+        assert_eq!(
+            (a.country.as_deref(), a.city.as_deref()),
+            (Some("DE"), Some("Berlin"))
+        );
+        assert_eq!(a.ip_address.as_deref(), Some("203.0.113.0"), "stored anonymised");
+        let b = info("2001:db8::1", None).attributes(parser);
+        assert_eq!((b.country.as_deref(), b.city.as_deref()), (Some("NO"), None));
+        let c = info("198.51.100.1", Some("FR")).attributes(parser);
+        assert_eq!(
+            (c.country.as_deref(), c.city.as_deref()),
+            (Some("FR"), None),
+            "unknown to the database: the CDN's header"
+        );
+        let d = info("198.51.100.1", None).attributes(parser);
+        assert_eq!((d.country, d.city), (None, None));
     }
 
     #[test]

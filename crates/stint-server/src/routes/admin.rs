@@ -406,7 +406,7 @@ async fn daily(
 }
 
 #[utoipa::path(get, path = "/analytics/breakdown", tag = "admin", security(("admin" = [])),
-    params(("dimension" = String, Query, description = "device, browser, os, country, utm_source, utm_medium, utm_campaign, referrer or landing_page"), ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"),
+    params(("dimension" = String, Query, description = "device, browser, os, country, city, utm_source, utm_medium, utm_campaign, referrer or landing_page"), ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"),
         ("limit" = Option<u32>, Query, description = "Rows, 1 to 1000; default 50"), ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
     responses((status = 200, description = "One row per value, most sessions first", content((crate::openapi::Envelope<Vec<analytics::BreakdownRow>> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn breakdown(
@@ -423,7 +423,7 @@ async fn breakdown(
 }
 
 #[utoipa::path(get, path = "/analytics/funnel", tag = "admin", security(("admin" = [])), params(("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (UTC); default six days before to"), ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (UTC); default today"),
-        ("dimension" = Option<String>, Query, description = "One funnel per value of this breakdown dimension (device, browser, os, country, utm_source, utm_medium, utm_campaign, referrer, landing_page)"),
+        ("dimension" = Option<String>, Query, description = "One funnel per value of this breakdown dimension (device, browser, os, country, city, utm_source, utm_medium, utm_campaign, referrer, landing_page)"),
         ("limit" = Option<u32>, Query, description = "With dimension: values, 1 to 1000; default 50"),
         ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
     responses((status = 200, description = "Sessions reaching each step, in order; with dimension, one such funnel per value, most sessions first", content((crate::openapi::Envelope<FunnelView> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, an unknown dimension, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]

@@ -1,5 +1,7 @@
 //! The layer's settings.
 
+use stint_core::context::ReferrerSpam;
+
 use crate::cookies::CookieKeys;
 
 /// How the layer names, signs and sends its cookies, and whom it believes.
@@ -50,6 +52,16 @@ pub struct SessionConfig {
     /// Locates new sessions' addresses (country and city), before they are
     /// anonymised; without it, only a trusted CDN's `CF-IPCountry` gives a country.
     pub geoip: Option<std::sync::Arc<crate::GeoIp>>,
+    /// Referrer-spam hosts: a new visit referred by one is a bot's (served,
+    /// not stored, counted nowhere). Matomo's list by default; `None`: no filter.
+    pub referrer_spam: Option<std::sync::Arc<ReferrerSpam>>,
+}
+
+/// The built-in referrer-spam list, shared by every configuration.
+fn builtin_referrer_spam() -> std::sync::Arc<ReferrerSpam> {
+    static LIST: std::sync::LazyLock<std::sync::Arc<ReferrerSpam>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(ReferrerSpam::builtin().clone()));
+    std::sync::Arc::clone(&LIST)
 }
 
 impl SessionConfig {
@@ -69,6 +81,7 @@ impl SessionConfig {
             data_max_keys: 64,
             data_max_value_bytes: 16 * 1024,
             geoip: None,
+            referrer_spam: Some(builtin_referrer_spam()),
         }
     }
 
@@ -113,6 +126,13 @@ impl SessionConfig {
     #[must_use]
     pub fn with_geoip(mut self, geoip: std::sync::Arc<crate::GeoIp>) -> Self {
         self.geoip = Some(geoip);
+        self
+    }
+
+    /// Replaces the referrer-spam list (`None`: no filter).
+    #[must_use]
+    pub fn with_referrer_spam(mut self, list: Option<std::sync::Arc<ReferrerSpam>>) -> Self {
+        self.referrer_spam = list;
         self
     }
 

@@ -312,6 +312,14 @@ impl Shared {
             metrics::counter!("stint_bot_requests_total", "family" => family).increment(1);
             return unstored(engine, info.attributes(self.agents), true);
         }
+        if cfg
+            .referrer_spam
+            .as_deref()
+            .is_some_and(|list| info.is_referrer_spam(list))
+        {
+            metrics::counter!("stint_bot_requests_total", "family" => "referrer spam").increment(1);
+            return unstored(engine, info.attributes(self.agents), true);
+        }
         let ip: Option<IpAddr> = client_ip(info.peer, info.forwarded_for, info.real_ip, info.trust_proxy);
         if let (Some(limit), Some(ip)) = (&self.limit, ip)
             && !limit.allow(ip)

@@ -139,6 +139,16 @@ pub struct Settings {
     #[arg(long, env = "STINT_GEOIP_DB", value_name = "STINT_GEOIP_DB", global = true)]
     pub geoip_db: Option<PathBuf>,
 
+    /// A referrer-spam list replacing the built-in one (Matomo's
+    /// `spammers.txt` format: one host per line).
+    #[arg(
+        long,
+        env = "STINT_REFERRER_SPAM",
+        value_name = "STINT_REFERRER_SPAM",
+        global = true
+    )]
+    pub referrer_spam: Option<PathBuf>,
+
     /// Live sessions the in-process tier holds at most (with Redis: the local tier while Redis is down).
     #[arg(long, env = "STINT_HOT_CAPACITY", value_name = "STINT_HOT_CAPACITY", default_value_t = stint::DEFAULT_HOT_CAPACITY as u64, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub hot_capacity: u64,
@@ -301,13 +311,24 @@ impl Settings {
     ///
     /// # Errors
     ///
-    /// When `STINT_REDIS_CA` or `STINT_GEOIP_DB` cannot be read.
+    /// When `STINT_REDIS_CA`, `STINT_GEOIP_DB` or `STINT_REFERRER_SPAM` cannot be read.
     pub fn builder(&self) -> Result<StintBuilder> {
         let geoip = match &self.geoip_db {
             Some(path) => {
                 let db = stint_axum::GeoIp::open(path).map_err(|e| anyhow::anyhow!("STINT_GEOIP_DB: {e}"))?;
                 tracing::info!(path = %path.display(), kind = db.database_type(), "GeoIP database loaded");
                 Some(std::sync::Arc::new(db))
+            }
+            None => None,
+        };
+        let spam = match &self.referrer_spam {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("STINT_REFERRER_SPAM: cannot read {}: {e}", path.display())
+                })?;
+                let list = stint_core::context::ReferrerSpam::parse(&text);
+                tracing::info!(path = %path.display(), hosts = list.len(), "referrer-spam list loaded");
+                Some(std::sync::Arc::new(list))
             }
             None => None,
         };
@@ -348,6 +369,10 @@ impl Settings {
                 .with_trust_proxy(trust_proxy)
                 .with_create_limit_per_minute(limit)
                 .with_privacy_signals(honor_dnt);
+            let c = match spam {
+                Some(list) => c.with_referrer_spam(Some(list)),
+                None => c,
+            };
             match geoip {
                 Some(db) => c.with_geoip(db),
                 None => c,

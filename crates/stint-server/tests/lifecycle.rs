@@ -130,7 +130,11 @@ fn start_fails(env: &[(&str, &str)], args: &[&str]) -> String {
 #[test]
 fn bad_configuration_stops_start_up_naming_the_variable() {
     let serve = ["serve", "--listen", "127.0.0.1:0"];
-    let cases: [(&[(&str, &str)], &str); 8] = [
+    let cases: [(&[(&str, &str)], &str); 9] = [
+        (
+            &[("STINT_REFERRER_SPAM", "/nonexistent/spammers.txt")],
+            "STINT_REFERRER_SPAM",
+        ),
         (&[("STINT_ENV", "staging")], "STINT_ENV"),
         (&[("STINT_GEOIP_DB", "/nonexistent/city.mmdb")], "STINT_GEOIP_DB"),
         (&[("STINT_ENV", "production")], "COOKIE_SECRET"),

@@ -768,3 +768,41 @@ async fn sessions_are_located_from_the_forwarded_address() {
         (&Value::Null, &Value::Null)
     );
 }
+
+/// A visit referred by a referrer-spam host is a bot's: served, not stored.
+/// The built-in list is Matomo's; `STINT_REFERRER_SPAM` replaces it with a file.
+#[tokio::test]
+async fn referrer_spam_is_treated_as_a_bot() {
+    let referred = |referrer: &str| {
+        let mut p = page("/shoes", "");
+        p["referrer"] = json!(referrer);
+        p
+    };
+    let s = start();
+    for (referrer, bot) in [
+        ("http://semalt.com/crawler.php?u=shop", true),
+        ("https://www.darodar.com/", true),
+        ("https://news.example/today", false),
+    ] {
+        let (status, body) = post(&s, "/api/v1/sessions/resolve", referred(referrer)).await;
+        assert_eq!(status, 200, "{body}");
+        let d = &body["data"];
+        assert_eq!(d["bot"], bot, "{referrer}");
+        assert_eq!(d["created"], !bot, "{referrer}: a spam visit stores no session");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("spammers.txt");
+    std::fs::write(&list, "# ours\nspam.example\n").unwrap();
+    let s = Server::start(&[
+        ("STINT_SERVICE_KEY", KEY),
+        ("STINT_REFERRER_SPAM", list.to_str().unwrap()),
+    ]);
+    for (referrer, bot) in [("https://www.spam.example/", true), ("http://semalt.com/", false)] {
+        let (_, body) = post(&s, "/api/v1/sessions/resolve", referred(referrer)).await;
+        assert_eq!(body["data"]["bot"], bot, "{referrer}: the file replaces the list");
+    }
+    let (_, body) = s.admin_get("/api/admin/analytics/daily").await;
+    let today = body["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["sessions"], 1, "only the visit from semalt.com counts here");
+}

@@ -1,7 +1,8 @@
 //! A realistic trace, replayed through the HTTP API, checked against the
 //! truth its generator knows: returning visitors on several devices, UTM
 //! campaigns and referrers, bounces, logins, carts, orders in a later
-//! session, crawlers, visitors who asked not to be tracked, and sessions that
+//! session, crawlers, referrer spam, visitors who asked not to be tracked,
+//! addresses a GeoIP database locates, and sessions that
 //! expire (a two-second idle timeout: time is controlled, not waited for).
 //! Every figure of the daily row, every breakdown and the funnel must match
 //! exactly; session durations depend on the wall clock and are checked by
@@ -414,6 +415,19 @@ async fn every_figure_matches_the_truth_of_a_generated_trace() {
         ] {
             bot.get(s.url(path)).send().await.unwrap();
         }
+    }
+    // Referrer spam: a browser's user agent, a spammer's referrer.
+    let spam = reqwest::Client::builder()
+        .cookie_store(true)
+        .user_agent(DEVICES[1].ua)
+        .build()
+        .unwrap();
+    for path in ["/api/storefront/products", "/api/storefront/products/p-3"] {
+        spam.get(s.url(path))
+            .header("referer", "http://best-seo-offer.com/try")
+            .send()
+            .await
+            .unwrap();
     }
     let private = reqwest::Client::builder()
         .cookie_store(true)

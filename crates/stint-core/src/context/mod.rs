@@ -6,6 +6,7 @@
 mod agent;
 mod attribution;
 mod ip;
+mod spam;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,6 +15,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 pub use agent::{Agent, AgentParser, DeviceClass};
 pub use attribution::{MAX_FIELD_LEN, Utm, landing_page, referrer, utm};
 pub use ip::{anonymize, client_ip};
+pub use spam::ReferrerSpam;
 
 use crate::session::Attributes;
 
@@ -63,6 +65,12 @@ impl RequestInfo<'_> {
     /// Whether the user agent belongs to a crawler or a headless browser.
     pub fn is_bot(&self, parser: &AgentParser) -> bool {
         self.user_agent.is_some_and(|ua| parser.is_bot(ua))
+    }
+
+    /// Whether the referrer is on a referrer-spam list: a fake visit,
+    /// treated as a bot's.
+    pub fn is_referrer_spam(&self, list: &ReferrerSpam) -> bool {
+        self.referer.is_some_and(|r| list.is_spam(r))
     }
 
     /// The attributes a session starting with this request records: the

@@ -7,9 +7,14 @@ let refreshTimer = null;
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
-async function api(path) {
+async function request(path) {
   const res = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
   if (res.status === 401) { signOut("The admin token was refused."); throw new Error("unauthorized"); }
+  return res;
+}
+
+async function api(path) {
+  const res = await request(path);
   const body = await res.json();
   if (!body.success) throw new Error(body.error || ("HTTP " + res.status));
   return body.data;
@@ -24,16 +29,25 @@ function el(tag, attrs, ...children) {
   for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(text(c)));
   return e;
 }
-function table(node, headers, rows, onClick) {
+// A table, or one line saying there is nothing to show.
+function table(node, headers, rows, onClick, empty) {
+  if (rows.length === 0) {
+    node.replaceChildren(el("caption", { class: "empty" }, empty || "Nothing in this range yet."));
+    return;
+  }
   node.replaceChildren(
     el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
     el("tbody", {}, ...rows.map((r, i) => {
-      const tr = el("tr", onClick ? { class: "clickable" } : {}, ...r.map((c) => el("td", {}, c)));
-      if (onClick) tr.addEventListener("click", () => onClick(i));
+      const tr = el("tr", onClick ? { class: "clickable", tabindex: "0" } : {}, ...r.map((c) => el("td", {}, c)));
+      if (onClick) {
+        tr.addEventListener("click", () => onClick(i));
+        tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") onClick(i); });
+      }
       return tr;
     })),
   );
 }
+const valueOf = (v) => (v === null ? "(none)" : v);
 
 const FIGURES = [
   ["visitors", "Visitors", text], ["sessions", "Sessions", text], ["pageViews", "Page views", text],
@@ -41,21 +55,56 @@ const FIGURES = [
   ["logins", "Logins", text], ["conversions", "Conversions", text],
   ["conversionRate", "Conversion rate", pct], ["revenue", "Revenue", money],
 ];
-const figureCells = (r) => FIGURES.map(([k, , f]) => f(r[k]));
+// A rate or an average of no sessions is not 0: it is not there.
+const RATIOS = new Set(["bounceRate", "avgSessionSeconds", "conversionRate"]);
+const figureCells = (r) => FIGURES.map(([k, , f]) => (r.sessions === 0 && RATIOS.has(k) ? "–" : f(r[k])));
 
 function isoDay(d) { return d.toISOString().slice(0, 10); }
+function range() { return "from=" + $("from").value + "&to=" + $("to").value; }
+
+// The route behind each table, for its CSV download.
+const CSV = {
+  realtime: () => ["realtime?minutes=" + $("rt-minutes").value, "stint-realtime.csv"],
+  daily: () => ["daily?" + range(), "stint-daily-" + $("from").value + "-" + $("to").value + ".csv"],
+  attribution: () => ["attribution?" + range() + "&model=" + $("attr-model").value + "&dimension=" + $("attr-dimension").value,
+    "stint-attribution-" + $("attr-model").value + "-" + $("attr-dimension").value + ".csv"],
+  funnel: () => ["funnel?" + range() + ($("funnel-dimension").value ? "&dimension=" + $("funnel-dimension").value : ""), "stint-funnel.csv"],
+  countries: () => ["breakdown?dimension=country&" + range(), "stint-countries.csv"],
+  breakdown: () => ["breakdown?dimension=" + $("dimension").value + "&" + range(), "stint-" + $("dimension").value + ".csv"],
+};
+
+// The admin API needs the token in a header, which a plain link cannot
+// send: the CSV is fetched, then saved from memory.
+async function downloadCsv(which) {
+  const [route, name] = CSV[which]();
+  const res = await request("/api/admin/analytics/" + route + "&format=csv");
+  if (!res.ok) throw new Error("HTTP " + res.status);
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
 
 async function loadRealtime() {
-  const rt = await api("/api/admin/analytics/realtime");
+  const minutes = $("rt-minutes").value;
+  const rt = await api("/api/admin/analytics/realtime?minutes=" + minutes);
   $("rt-visitors").textContent = rt.activeVisitors;
   $("rt-sessions").textContent = rt.activeSessions;
   $("rt-customers").textContent = rt.activeCustomers;
+  table($("top-pages"), ["Page", "Page views"], rt.topPages.map((p) => [p.page, p.pageViews]), null,
+    "No page views in the last " + minutes + " minutes.");
   $("status").textContent = "updated " + new Date().toLocaleTimeString();
 }
 
 async function loadToday() {
   const today = isoDay(new Date());
   const [row] = await api("/api/admin/analytics/daily?from=" + today + "&to=" + today);
+  // No visitor yet: rates of nothing are not 0.0%, so no tiles at all.
+  const none = row.sessions === 0;
+  $("today-empty").hidden = !none;
+  $("today").hidden = none;
   $("today").replaceChildren(...FIGURES.map(([k, label, f]) =>
     el("div", { class: "tile" }, el("span", { class: "label" }, label),
       el("span", { class: "value", id: "today-" + k }, f(row[k])))));
@@ -64,18 +113,22 @@ async function loadToday() {
 function drawChart(rows) {
   const series = [["visitors", "#2563eb", "Visitors"], ["sessions", "#10b981", "Sessions"], ["conversions", "#f59e0b", "Conversions"]];
   const max = Math.max(1, ...rows.flatMap((r) => series.map(([k]) => r[k])));
-  const w = 600, h = 200, pad = 24, n = Math.max(rows.length, 1);
-  const slot = (w - pad) / n, bar = Math.max(1, (slot - 4) / series.length);
+  // Drawn at the width it is shown at: no scaling, so no empty margins and no stretched text.
+  const w = Math.max(280, Math.round($("chart").clientWidth || 600)), h = 180, n = Math.max(rows.length, 1);
+  const slot = w / n, bar = Math.max(1, (slot - 4) / series.length);
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${w} ${h + 20}`);
+  svg.setAttribute("viewBox", `0 0 ${w} ${h + 18}`);
+  svg.setAttribute("width", w);
+  svg.setAttribute("height", h + 18);
+  const every = Math.ceil(n / Math.max(1, Math.floor(w / 48)));
   rows.forEach((r, i) => {
     series.forEach(([k, color], j) => {
       const rect = document.createElementNS(ns, "rect");
-      const bh = (r[k] / max) * (h - 10);
-      rect.setAttribute("x", pad + i * slot + j * bar + 2);
+      const bh = (r[k] / max) * (h - 6);
+      rect.setAttribute("x", i * slot + j * bar + 2);
       rect.setAttribute("y", h - bh);
-      rect.setAttribute("width", bar - 1);
+      rect.setAttribute("width", Math.max(1, bar - 1));
       rect.setAttribute("height", bh);
       rect.setAttribute("fill", color);
       const title = document.createElementNS(ns, "title");
@@ -83,46 +136,67 @@ function drawChart(rows) {
       rect.append(title);
       svg.append(rect);
     });
-    if (n <= 14 || i % Math.ceil(n / 14) === 0) {
+    if (i % every === 0) {
       const t = document.createElementNS(ns, "text");
-      t.setAttribute("x", pad + i * slot + 2);
+      t.setAttribute("x", i * slot + 2);
       t.setAttribute("y", h + 14);
-      t.setAttribute("font-size", "10");
+      t.setAttribute("font-size", "11");
       t.setAttribute("fill", "#6b7280");
       t.textContent = r.date.slice(5);
       svg.append(t);
     }
   });
-  const axis = document.createElementNS(ns, "text");
-  axis.setAttribute("x", 0); axis.setAttribute("y", 10); axis.setAttribute("font-size", "10"); axis.setAttribute("fill", "#6b7280");
-  axis.textContent = String(max);
-  svg.append(axis);
   const legend = el("div", { class: "legend" }, ...series.map(([, c, l]) => {
     const s = el("span", {}, l); const i = el("i", { style: "background:" + c }); s.prepend(i); return s;
-  }));
+  }), el("span", { class: "peak" }, "highest bar: " + max));
   $("chart").replaceChildren(svg, legend);
 }
-
-function range() { return "from=" + $("from").value + "&to=" + $("to").value; }
 
 async function loadDays() {
   const rows = await api("/api/admin/analytics/daily?" + range());
   drawChart(rows);
-  table($("daily"), ["Date", ...FIGURES.map(([, l]) => l)], rows.map((r) => [r.date, ...figureCells(r)]));
+  const any = rows.some((r) => r.sessions > 0);
+  table($("daily"), ["Date", ...FIGURES.map(([, l]) => l)], any ? rows.map((r) => [r.date, ...figureCells(r)]) : [],
+    null, "No visitors in this range yet.");
+}
+
+async function loadAttribution() {
+  const rows = await api("/api/admin/analytics/attribution?" + range() + "&model=" + $("attr-model").value
+    + "&dimension=" + $("attr-dimension").value);
+  table($("attribution"), ["Source", "Visitors", "Orders", "Revenue", "Avg. order"],
+    rows.map((r) => [valueOf(r.value), r.visitors, r.orders, money(r.revenue), money(r.averageOrderValue)]),
+    null, "No orders in this range yet.");
+}
+
+function funnelBar(s, top) {
+  return el("div", { class: "bar", style: "width:" + Math.round((s.sessions / Math.max(1, top)) * 100) + "%" });
 }
 
 async function loadFunnel() {
-  const steps = await api("/api/admin/analytics/funnel?" + range());
-  const top = Math.max(1, steps[0] ? steps[0].sessions : 1);
-  table($("funnel"), ["Step", "Sessions", "Drop-off", ""], steps.map((s) => [
-    s.step, s.sessions, pct(s.dropOff),
-    el("div", { class: "bar", style: "width:" + Math.round((s.sessions / top) * 100) + "%" }),
-  ]));
+  const dimension = $("funnel-dimension").value;
+  const data = await api("/api/admin/analytics/funnel?" + range() + (dimension ? "&dimension=" + dimension : ""));
+  if (!dimension) {
+    const top = data[0] ? data[0].sessions : 0;
+    table($("funnel"), ["Step", "Sessions", "Drop-off", ""], top === 0 ? [] : data.map((s) => [
+      s.step, s.sessions, pct(s.dropOff), funnelBar(s, top),
+    ]));
+    return;
+  }
+  // One row per value, one column per step: sessions and the drop-off from the step before.
+  const steps = data.length ? data[0].steps.map((s) => s.step) : [];
+  table($("funnel"), [dimension, ...steps],
+    data.map((v) => [valueOf(v.value), ...v.steps.map((s, i) => (i === 0 ? String(s.sessions) : s.sessions + " (−" + pct(s.dropOff) + ")"))]));
+}
+
+async function loadCountries() {
+  const rows = await api("/api/admin/analytics/breakdown?dimension=country&" + range() + "&limit=50");
+  table($("countries"), ["Country", "Visitors", "Sessions", "Conversions", "Conversion rate", "Revenue"],
+    rows.map((r) => [valueOf(r.value), r.visitors, r.sessions, r.conversions, pct(r.conversionRate), money(r.revenue)]));
 }
 
 async function loadBreakdown() {
   const rows = await api("/api/admin/analytics/breakdown?dimension=" + $("dimension").value + "&" + range() + "&limit=50");
-  table($("breakdown"), ["Value", ...FIGURES.map(([, l]) => l)], rows.map((r) => [r.value === null ? "(none)" : r.value, ...figureCells(r)]));
+  table($("breakdown"), ["Value", ...FIGURES.map(([, l]) => l)], rows.map((r) => [valueOf(r.value), ...figureCells(r)]));
 }
 
 async function showTimeline(session) {
@@ -133,6 +207,20 @@ async function showTimeline(session) {
       e.at.slice(11, 19) + "  " + e.type + (e.page ? "  " + e.page : "") + (e.productId ? "  " + e.productId : ""),
     ))),
   );
+}
+
+function showSessions(sessions, title) {
+  $("sessions-title").textContent = title;
+  $("timeline").replaceChildren();
+  table($("sessions"), ["Session", "Type", "Started", "Page views", "Converted", "Device", "Country", "Landing page"],
+    sessions.map((s) => [el("span", { title: s.sessionId }, "…" + s.sessionId.slice(-12)), s.type, s.startedAt.replace("T", " ").slice(0, 19), s.pageViews,
+      s.converted ? "yes" : "no", s.device, s.country, s.landingPage]),
+    (i) => showTimeline(sessions[i]), "No sessions yet.");
+}
+
+async function loadRecent() {
+  const page = await api("/api/admin/sessions?limit=20");
+  showSessions(page.sessions, "The most recent sessions. Choose one to see its events.");
 }
 
 async function search(ev) {
@@ -146,17 +234,22 @@ async function search(ev) {
     if (e.message !== "unauthorized") $("sessions").replaceChildren(el("caption", { class: "error" }, e.message));
     return;
   }
-  $("timeline").replaceChildren();
-  table($("sessions"), ["Session", "Type", "Started", "Page views", "Converted", "Device", "Landing page"],
-    sessions.map((s) => [s.sessionId, s.type, s.startedAt.replace("T", " ").slice(0, 19), s.pageViews, s.converted ? "yes" : "no", s.device, s.landingPage]),
-    (i) => showTimeline(sessions[i]));
+  showSessions(sessions, "Sessions of that " + $("search-kind").selectedOptions[0].textContent + ".");
+}
+
+function report(e) {
+  if (e.message !== "unauthorized") $("status").textContent = "error: " + e.message;
+}
+
+async function loadRange() {
+  await Promise.all([loadDays(), loadAttribution(), loadFunnel(), loadCountries(), loadBreakdown()]);
 }
 
 async function loadAll() {
   try {
-    await Promise.all([loadRealtime(), loadToday(), loadDays(), loadFunnel(), loadBreakdown()]);
+    await Promise.all([loadRealtime(), loadToday(), loadRange(), loadRecent()]);
   } catch (e) {
-    if (e.message !== "unauthorized") $("status").textContent = "error: " + e.message;
+    report(e);
   }
 }
 
@@ -184,9 +277,22 @@ $("signin-form").addEventListener("submit", (ev) => {
   start();
 });
 $("signout").addEventListener("click", () => signOut());
-$("range").addEventListener("submit", (ev) => { ev.preventDefault(); loadDays().then(loadFunnel).then(loadBreakdown).catch(() => {}); });
-$("dimension").addEventListener("change", () => loadBreakdown().catch(() => {}));
+$("range").addEventListener("submit", (ev) => { ev.preventDefault(); loadRange().catch(report); });
+$("dimension").addEventListener("change", () => loadBreakdown().catch(report));
+$("funnel-dimension").addEventListener("change", () => loadFunnel().catch(report));
+$("attr-model").addEventListener("change", () => loadAttribution().catch(report));
+$("attr-dimension").addEventListener("change", () => loadAttribution().catch(report));
+$("rt-minutes").addEventListener("change", () => loadRealtime().catch(report));
 $("search").addEventListener("submit", search);
+$("recent").addEventListener("click", () => loadRecent().catch(report));
+for (const b of document.querySelectorAll("button.csv")) {
+  b.addEventListener("click", () => downloadCsv(b.dataset.csv).catch(report));
+}
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => { if (token()) loadDays().catch(report); }, 200);
+});
 
 // A token in the fragment (for bookmarks and automation) signs in and leaves the address bar.
 const fragment = new URLSearchParams(location.hash.slice(1));

@@ -76,6 +76,18 @@ enum Cmd {
         #[arg(long, default_value_t = 30)]
         days: u64,
     },
+    /// Times one analytics route in this process (used by `analytics`).
+    #[command(hide = true)]
+    AnalyticsRoute {
+        /// The store.
+        url: String,
+        /// The route.
+        route: String,
+        /// First day, YYYY-MM-DD.
+        from: String,
+        /// Last day, YYYY-MM-DD.
+        to: String,
+    },
     /// Memory per live session in the in-process hot store: the session's
     /// own data, and what the store adds to hold it.
     Memory {
@@ -163,23 +175,38 @@ fn main() -> Result<()> {
             if let Some(url) = postgres {
                 targets.push(("postgres", url));
             }
-            println!(
-                "| store | events | sessions | daily, computed (s) | daily, from rollups (s) | breakdown (s) | funnel (s) |"
-            );
-            println!("|---|---|---|---|---|---|---|");
             for (name, url) in targets {
                 let o = rt.block_on(analytics::measure(&url, events, days))?;
                 println!(
-                    "| {name} | {} | {} | {:.2} | {:.3} | {:.2} | {:.2} |",
+                    "\n{name}: {} events, {} sessions over {days} days; {} sessions in the 30 days queried; \
+                     rolling up every past day took {:.1} s\n",
                     o.events,
                     o.sessions,
-                    o.daily_computed.as_secs_f64(),
-                    o.daily_rolled_up.as_secs_f64(),
-                    o.breakdown.as_secs_f64(),
-                    o.funnel.as_secs_f64()
+                    o.queried_sessions,
+                    o.rollup.as_secs_f64()
                 );
+                println!(
+                    "| route, last 30 days | raw (ms) | past days rolled up (ms) | ratio to raw | \
+                     peak memory growth, raw (MB) | peak memory growth, rolled up (MB) |"
+                );
+                println!("|---|---|---|---|---|---|");
+                for r in &o.routes {
+                    println!(
+                        "| {} | {:.1} | {:.1} | {:.3} | {:.1} | {:.1} |",
+                        r.name,
+                        r.raw.as_secs_f64() * 1000.0,
+                        r.rolled_up.as_secs_f64() * 1000.0,
+                        r.rolled_up.as_secs_f64() / r.raw.as_secs_f64().max(1e-9),
+                        r.raw_peak_growth as f64 / 1_048_576.0,
+                        r.peak_growth as f64 / 1_048_576.0
+                    );
+                }
             }
             Ok(())
+        }
+        Cmd::AnalyticsRoute { url, route, from, to } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(analytics::route(&url, &route, &from, &to))
         }
         Cmd::Events {
             postgres,

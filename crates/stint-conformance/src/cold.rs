@@ -613,3 +613,77 @@ pub async fn attribution_facts_bring_orders_and_their_visitors_sessions(store: A
         Some("https://www.google.com/")
     );
 }
+
+/// Day summaries read back as stored, by dimension and date range; saving
+/// a day again replaces all of that day's; erasing a session takes its
+/// visitor out of the summaries of the day it started.
+pub async fn day_summaries_replace_and_read_back(store: Arc<dyn ColdStore>) {
+    use stint_core::analytics::{ALL, DaySummary, Summary};
+    let s = session(T0);
+    put(&store, &s).await;
+    let date = stint_core::analytics::day_of(T0).unwrap().to_string();
+    let other = VisitorId::new();
+    let mut both = vec![s.visitor_id, other];
+    both.sort();
+    let summary = |sessions: u64, visitors: Vec<VisitorId>| Summary {
+        sessions,
+        page_views: 7,
+        bounces: 1,
+        seconds: 345,
+        logins: 2,
+        conversions: 1,
+        revenue: 59.98,
+        funnel: vec![sessions, 1, 0, 0, 0],
+        visitors,
+    };
+    let row = |dimension: &str, value: Option<&str>, summary: Summary| DaySummary {
+        date: date.clone(),
+        dimension: dimension.to_owned(),
+        value: value.map(str::to_owned),
+        summary,
+    };
+    let first = vec![
+        row(ALL, None, summary(3, Vec::new())),
+        row("device", Some("mobile"), summary(2, both.clone())),
+        row("device", None, summary(1, vec![other])),
+        row("utm_source", Some("news"), summary(3, both.clone())),
+    ];
+    store.save_day_summaries(&date, &first).await.unwrap();
+    let mut devices = store.day_summaries(&date, &date, "device").await.unwrap();
+    devices.sort_by(|a, b| a.value.cmp(&b.value));
+    assert_eq!(devices, [first[2].clone(), first[1].clone()]);
+    assert_eq!(
+        store.day_summaries(&date, &date, ALL).await.unwrap(),
+        [first[0].clone()]
+    );
+    assert!(
+        store
+            .day_summaries("1999-01-01", "1999-12-31", ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let again = vec![row(ALL, None, summary(4, Vec::new()))];
+    store.save_day_summaries(&date, &again).await.unwrap();
+    assert_eq!(store.day_summaries(&date, &date, ALL).await.unwrap(), again);
+    assert!(
+        store
+            .day_summaries(&date, &date, "device")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a day saved again keeps none of its earlier rows"
+    );
+
+    store.save_day_summaries(&date, &first).await.unwrap();
+    store.erase(&[s.id]).await.unwrap();
+    let news = store.day_summaries(&date, &date, "utm_source").await.unwrap();
+    assert_eq!(news[0].summary.visitors, [other], "the erased visitor is gone");
+    assert_eq!(news[0].summary.sessions, 3, "the anonymous sums stay");
+    let none = store.day_summaries(&date, &date, "device").await.unwrap();
+    assert!(
+        none.iter()
+            .any(|r| r.value.is_none() && r.summary.visitors == [other])
+    );
+}

@@ -74,6 +74,7 @@ macro_rules! cold_store_suite {
                 rollups_replace_and_read_back,
                 top_pages_count_recent_page_views,
                 attribution_facts_bring_orders_and_their_visitors_sessions,
+                day_summaries_replace_and_read_back,
             ]
         );
     };

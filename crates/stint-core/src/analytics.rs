@@ -27,6 +27,11 @@ use crate::event::kinds;
 use crate::id::{SessionId, VisitorId};
 use crate::time::Timestamp;
 
+mod summary;
+
+use summary::summarize_indexed;
+pub use summary::{Summary, Total, summarize};
+
 /// What analytics needs of one session.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionFacts {
@@ -62,6 +67,23 @@ pub struct EventFact {
     pub metadata: Option<Value>,
     /// When.
     pub at: Timestamp,
+}
+
+/// The dimension of a day's summary of all its sessions.
+pub const ALL: &str = "*";
+
+/// A past day's summary of the sessions of one value of a dimension (or of
+/// all of them, dimension [`ALL`]): what a rollup stores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DaySummary {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub date: String,
+    /// One of [`DIMENSIONS`], or [`ALL`].
+    pub dimension: String,
+    /// The value (`None`: unknown; always `None` for [`ALL`]).
+    pub value: Option<String>,
+    /// The figures.
+    pub summary: Summary,
 }
 
 /// The dimensions a breakdown can use.
@@ -189,43 +211,6 @@ fn order_total(e: &EventFact) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The figures of `sessions`, with `events` (of any sessions; those of
-/// others are ignored).
-pub fn figures<'a>(sessions: impl IntoIterator<Item = &'a SessionFacts>, events: &[EventFact]) -> Figures {
-    let mut ids = HashSet::new();
-    let mut visitors = HashSet::new();
-    let (mut n, mut pv, mut bounces, mut conversions, mut seconds) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    for s in sessions {
-        ids.insert(s.id);
-        visitors.insert(s.visitor_id);
-        n += 1;
-        pv += s.page_views;
-        bounces += u64::from(s.page_views == 1 && s.other_events == 0);
-        conversions += u64::from(s.converted);
-        seconds += s.last_seen_at.secs_since(s.started_at);
-    }
-    let mut logins = 0;
-    let mut revenue = 0.0;
-    for e in events.iter().filter(|e| ids.contains(&e.session_id)) {
-        match e.kind.as_str() {
-            kinds::CUSTOMER_LOGIN => logins += 1,
-            kinds::ORDER_COMPLETED => revenue += order_total(e),
-            _ => {}
-        }
-    }
-    Figures {
-        visitors: visitors.len() as u64,
-        sessions: n,
-        page_views: pv,
-        bounce_rate: round(ratio(bounces, n), 4),
-        avg_session_seconds: round(if n == 0 { 0.0 } else { seconds as f64 / n as f64 }, 2),
-        logins,
-        conversions,
-        conversion_rate: round(ratio(conversions, n), 4),
-        revenue: round(revenue, 2),
-    }
-}
-
 /// The UTC date of a timestamp.
 pub fn day_of(t: Timestamp) -> Option<Date> {
     OffsetDateTime::from_unix_timestamp(t.millis().div_euclid(1000))
@@ -246,13 +231,18 @@ pub fn daily(sessions: &[SessionFacts], events: &[EventFact], from: Date, to: Da
             by_day.entry(d).or_default().push(s);
         }
     }
+    let index = events_by_session(events);
     let mut rows = Vec::new();
     let mut day = from;
     while day <= to {
         let day_sessions = by_day.get(&day).map(Vec::as_slice).unwrap_or(&[]);
+        let figures = summarize_indexed(day_sessions.iter().copied(), &index, &[], None)
+            .remove(&None)
+            .map(|s| s.figures())
+            .unwrap_or_default();
         rows.push(DayRow {
             date: day.to_string(),
-            figures: figures(day_sessions.iter().copied(), events),
+            figures,
         });
         match day.next_day() {
             Some(d) => day = d,
@@ -285,16 +275,12 @@ fn value_of(dimensions: &BTreeMap<&'static str, Option<String>>, dimension: &str
     }
 }
 
-/// The sessions of each value of `dimension`.
-fn group_by<'a>(
-    sessions: &'a [SessionFacts],
-    dimension: &str,
-) -> HashMap<Option<String>, Vec<&'a SessionFacts>> {
-    let mut groups: HashMap<Option<String>, Vec<&SessionFacts>> = HashMap::new();
-    for s in sessions {
-        groups.entry(dimension_value(s, dimension)).or_default().push(s);
-    }
-    groups
+/// Rows of `summaries` by value, most sessions first (ties by value), at most `limit`.
+pub fn by_value(summaries: HashMap<Option<String>, Summary>, limit: usize) -> Vec<(Option<String>, Summary)> {
+    let mut rows: Vec<(Option<String>, Summary)> = summaries.into_iter().collect();
+    rows.sort_by(|(a, ra), (b, rb)| rb.sessions.cmp(&ra.sessions).then_with(|| a.cmp(b)));
+    rows.truncate(limit);
+    rows
 }
 
 /// The figures per value of `dimension`, most sessions first (ties by value), at most `limit` rows.
@@ -304,21 +290,13 @@ pub fn breakdown(
     dimension: &str,
     limit: usize,
 ) -> Vec<BreakdownRow> {
-    let mut rows: Vec<BreakdownRow> = group_by(sessions, dimension)
+    by_value(summarize(sessions, events, &[], Some(dimension)), limit)
         .into_iter()
-        .map(|(value, group)| BreakdownRow {
+        .map(|(value, s)| BreakdownRow {
             value,
-            figures: figures(group, events),
+            figures: s.figures(),
         })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.figures
-            .sessions
-            .cmp(&a.figures.sessions)
-            .then_with(|| a.value.cmp(&b.value))
-    });
-    rows.truncate(limit);
-    rows
+        .collect()
 }
 
 /// The dimensions attribution credits orders to: where the visitor came from.
@@ -407,6 +385,19 @@ pub struct AttributionRow {
     pub average_order_value: f64,
 }
 
+/// The lookback of first-touch attribution that rollups are kept for (the
+/// route's default); another lookback reads raw data.
+pub const DEFAULT_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// The dimension under which a day's summaries keep what attribution
+/// credits to the values of `dimension` by `model` (with [`DEFAULT_LOOKBACK`]).
+pub fn credit_dimension(model: Model, dimension: &str) -> String {
+    match model {
+        Model::First => format!("first:{dimension}"),
+        Model::Last => format!("last:{dimension}"),
+    }
+}
+
 /// What an attribution credits, and to what.
 #[derive(Clone, Copy, Debug)]
 pub struct AttributionQuery<'a> {
@@ -433,11 +424,23 @@ pub fn attribution(
     sources: &[SourceFacts],
     query: &AttributionQuery<'_>,
 ) -> Vec<AttributionRow> {
+    attribution_rows(credits(orders, sources, query), query.limit)
+}
+
+/// What attribution credits to each value: in a [`Summary`], `sessions`
+/// counts the orders, `revenue` sums their totals and `visitors` holds the
+/// visitors who placed them; nothing else is set. Summable over days: an
+/// order belongs to the day it was placed.
+pub fn credits(
+    orders: &[OrderFact],
+    sources: &[SourceFacts],
+    query: &AttributionQuery<'_>,
+) -> HashMap<Option<String>, Summary> {
     let AttributionQuery {
         model,
         dimension,
         lookback,
-        limit,
+        ..
     } = *query;
     let by_id: HashMap<SessionId, &SourceFacts> = sources.iter().map(|s| (s.id, s)).collect();
     let mut by_visitor: HashMap<VisitorId, Vec<&SourceFacts>> = HashMap::new();
@@ -449,12 +452,7 @@ pub fn attribution(
             list.sort_by_key(|s| (s.started_at, s.id));
         }
     }
-    struct Credit {
-        visitors: HashSet<VisitorId>,
-        orders: u64,
-        revenue: f64,
-    }
-    let mut credits: HashMap<Option<String>, Credit> = HashMap::new();
+    let mut credits: HashMap<Option<String>, (Summary, HashSet<VisitorId>)> = HashMap::new();
     for order in orders {
         let own = by_id.get(&order.session_id).copied();
         let credited = match model {
@@ -472,27 +470,36 @@ pub fn attribution(
             }
         };
         let value = credited.and_then(|s| value_of(&s.dimensions, dimension));
-        let credit = credits.entry(value).or_insert_with(|| Credit {
-            visitors: HashSet::new(),
-            orders: 0,
-            revenue: 0.0,
-        });
-        credit.visitors.insert(order.visitor_id);
-        credit.orders += 1;
+        let (credit, visitors) = credits.entry(value).or_default();
+        visitors.insert(order.visitor_id);
+        credit.sessions += 1;
         credit.revenue += order.total;
     }
+    credits
+        .into_iter()
+        .map(|(value, (mut credit, visitors))| {
+            credit.visitors = visitors.into_iter().collect();
+            credit.visitors.sort_unstable();
+            (value, credit)
+        })
+        .collect()
+}
+
+/// Attribution's rows from [`credits`], most revenue first (ties: more
+/// orders, then by value), at most `limit`.
+pub fn attribution_rows(credits: HashMap<Option<String>, Summary>, limit: usize) -> Vec<AttributionRow> {
     let mut rows: Vec<AttributionRow> = credits
         .into_iter()
         .map(|(value, c)| AttributionRow {
             value,
             visitors: c.visitors.len() as u64,
-            orders: c.orders,
+            orders: c.sessions,
             revenue: round(c.revenue, 2),
             average_order_value: round(
-                if c.orders == 0 {
+                if c.sessions == 0 {
                     0.0
                 } else {
-                    c.revenue / c.orders as f64
+                    c.revenue / c.sessions as f64
                 },
                 2,
             ),
@@ -514,7 +521,13 @@ pub fn funnel(
     events: &[EventFact],
     steps: &[(String, StepRule)],
 ) -> Vec<FunnelStep> {
-    funnel_over(sessions.iter(), &events_by_session(events), steps)
+    summarize(sessions, events, steps, None)
+        .remove(&None)
+        .unwrap_or_else(|| Summary {
+            funnel: vec![0; steps.len()],
+            ..Summary::default()
+        })
+        .funnel_steps(steps)
 }
 
 /// The funnel of each value of `dimension` (as [`breakdown`] groups
@@ -526,18 +539,38 @@ pub fn funnel_by(
     dimension: &str,
     limit: usize,
 ) -> Vec<FunnelBreakdown> {
-    let index = events_by_session(events);
-    let mut rows: Vec<(usize, FunnelBreakdown)> = group_by(sessions, dimension)
+    by_value(summarize(sessions, events, steps, Some(dimension)), limit)
         .into_iter()
-        .map(|(value, group)| {
-            let size = group.len();
-            let steps = funnel_over(group.into_iter(), &index, steps);
-            (size, FunnelBreakdown { value, steps })
+        .map(|(value, s)| FunnelBreakdown {
+            value,
+            steps: s.funnel_steps(steps),
         })
-        .collect();
-    rows.sort_by(|(a, ra), (b, rb)| b.cmp(a).then_with(|| ra.value.cmp(&rb.value)));
-    rows.truncate(limit);
-    rows.into_iter().map(|(_, row)| row).collect()
+        .collect()
+}
+
+/// The demo storefront's product pages: the standard funnel's second step.
+pub const PRODUCT_PAGES: &str = "/api/storefront/products/";
+
+/// The funnel of the contract: a visit, a product page, a cart, a
+/// checkout, an order, each after the one before. `product_pages` is the
+/// path prefix of product pages (the demo storefront's: `/api/storefront/products/`).
+pub fn standard_funnel(product_pages: &str) -> Vec<(String, StepRule)> {
+    [
+        ("visit", StepRule::Visit),
+        ("product_view", StepRule::PageViewUnder(product_pages.to_owned())),
+        ("add_to_cart", StepRule::Event(kinds::ADD_TO_CART.to_owned())),
+        (
+            "checkout_started",
+            StepRule::Event(kinds::CHECKOUT_STARTED.to_owned()),
+        ),
+        (
+            "order_completed",
+            StepRule::Event(kinds::ORDER_COMPLETED.to_owned()),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, rule)| (name.to_owned(), rule))
+    .collect()
 }
 
 /// Each session's events in time order. Stable: events of one millisecond
@@ -552,62 +585,6 @@ fn events_by_session(events: &[EventFact]) -> HashMap<SessionId, Vec<&EventFact>
         list.sort_by_key(|e| e.at);
     }
     by_session
-}
-
-fn funnel_over<'a>(
-    sessions: impl Iterator<Item = &'a SessionFacts>,
-    by_session: &HashMap<SessionId, Vec<&EventFact>>,
-    steps: &[(String, StepRule)],
-) -> Vec<FunnelStep> {
-    let mut reached = vec![0u64; steps.len()];
-    for s in sessions {
-        let list = by_session.get(&s.id).map(Vec::as_slice).unwrap_or(&[]);
-        let mut after = s.started_at;
-        let mut position = 0usize;
-        for (i, (_, rule)) in steps.iter().enumerate() {
-            let hit = match rule {
-                StepRule::Visit => Some(after),
-                StepRule::PageViewUnder(prefix) => list[position..]
-                    .iter()
-                    .position(|e| {
-                        e.kind == kinds::PAGE_VIEW
-                            && e.at >= after
-                            && e.page.as_deref().is_some_and(|p| p.starts_with(prefix.as_str()))
-                    })
-                    .map(|k| {
-                        position += k;
-                        list[position].at
-                    }),
-                StepRule::Event(kind) => list[position..]
-                    .iter()
-                    .position(|e| &e.kind == kind && e.at >= after)
-                    .map(|k| {
-                        position += k;
-                        list[position].at
-                    }),
-            };
-            match hit {
-                Some(at) => {
-                    reached[i] += 1;
-                    after = at;
-                }
-                None => break,
-            }
-        }
-    }
-    steps
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| FunnelStep {
-            step: name.clone(),
-            sessions: reached[i],
-            drop_off: if i == 0 || reached[i - 1] == 0 {
-                0.0
-            } else {
-                round(1.0 - ratio(reached[i], reached[i - 1]), 4)
-            },
-        })
-        .collect()
 }
 
 #[cfg(test)]

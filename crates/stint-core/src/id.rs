@@ -34,6 +34,16 @@ macro_rules! uuid_id {
             pub fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
             }
+
+            /// The id's sixteen bytes (big-endian, as the UUID writes them).
+            pub fn to_bytes(&self) -> [u8; 16] {
+                *self.0.as_bytes()
+            }
+
+            /// The id of these sixteen bytes.
+            pub fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(Uuid::from_bytes(bytes))
+            }
         }
 
         impl fmt::Display for $name {

@@ -328,7 +328,7 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// The facts analytics needs about the tracked sessions that started in
     /// `[from, to)`, and the events of theirs that feed figures (logins,
     /// carts, checkouts, orders, and the page views of pages under `pages`
-    /// when given), in the order they happened (by time, then by id).
+    /// when given), each session's in the order they happened (by time, then by id).
     async fn analytics_facts(
         &self,
         from: Timestamp,
@@ -360,6 +360,19 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// The stored rollups of the days from `from` to `to` (`YYYY-MM-DD`, inclusive), by date.
     async fn rollups(&self, from: &str, to: &str) -> Result<Vec<crate::analytics::DayRow>>;
 
+    /// Stores the summaries of the day `date` (`YYYY-MM-DD`), replacing
+    /// every summary stored for that day.
+    async fn save_day_summaries(&self, date: &str, summaries: &[crate::analytics::DaySummary]) -> Result<()>;
+
+    /// The stored summaries of `dimension` (or [`crate::analytics::ALL`])
+    /// of the days from `from` to `to` (`YYYY-MM-DD`, inclusive).
+    async fn day_summaries(
+        &self,
+        from: &str,
+        to: &str,
+        dimension: &str,
+    ) -> Result<Vec<crate::analytics::DaySummary>>;
+
     /// The `limit` pages with the most page views recorded at or after
     /// `since`, most viewed first (ties by page).
     async fn top_pages(&self, since: Timestamp, limit: u32) -> Result<Vec<crate::analytics::PageCount>>;
@@ -368,8 +381,10 @@ pub trait AnalyticsStore: Send + Sync + 'static {
 /// Deletion: the right to erasure and the retention of raw events.
 #[async_trait]
 pub trait PrivacyStore: Send + Sync + 'static {
-    /// Deletes these sessions and all their events (the right to erasure);
-    /// returns how many sessions were deleted.
+    /// Deletes these sessions and all their events (the right to erasure),
+    /// and takes their visitors out of the day summaries of the days they
+    /// started on (the summaries' sums stay: they are anonymous); returns
+    /// how many sessions were deleted.
     async fn erase(&self, sessions: &[SessionId]) -> Result<u64>;
 
     /// Deletes the raw events that happened before `before` (retention);

@@ -27,7 +27,15 @@ fn drive(signed_in: &str, signed_out: &str, visitor: &str, empty: &str) -> Value
         "the browser test needs Chromium and playwright-core: run scripts/test, which installs both"
     );
     let out = Command::new("timeout")
-        .args(["180", "node", "dashboard.mjs", signed_in, signed_out, visitor, empty])
+        .args([
+            "180",
+            "node",
+            "dashboard.mjs",
+            signed_in,
+            signed_out,
+            visitor,
+            empty,
+        ])
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -144,7 +152,11 @@ async fn the_dashboard_shows_the_apis_numbers_without_console_errors() {
             .iter()
             .map(|r| r[1].as_str().unwrap().parse::<u64>().unwrap())
             .sum();
-        assert_eq!(visits, today["sessions"].as_u64().unwrap(), "{view}: funnel by device");
+        assert_eq!(
+            visits,
+            today["sessions"].as_u64().unwrap(),
+            "{view}: funnel by device"
+        );
         let width = v["chartWidth"].as_array().unwrap();
         let (drawn, room) = (width[0].as_f64().unwrap(), width[1].as_f64().unwrap());
         assert!(
@@ -185,7 +197,10 @@ async fn the_dashboard_shows_the_apis_numbers_without_console_errors() {
     let blank = &seen["empty"];
     assert_eq!(blank["todayHidden"], true, "no zero tiles without a visitor");
     assert!(
-        blank["message"].as_str().unwrap().starts_with("No visitors yet today"),
+        blank["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("No visitors yet today"),
         "{blank}"
     );
     assert_eq!(blank["attribution"], "No orders in this range yet.");

@@ -28,6 +28,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "open sessions by customer",
         include_str!("../migrations/sqlite/0004_open_sessions_by_customer.sql"),
     ),
+    (
+        5,
+        "day summaries",
+        include_str!("../migrations/sqlite/0005_day_summaries.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -51,6 +56,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "open sessions by customer",
         include_str!("../migrations/postgres/0004_open_sessions_by_customer.sql"),
+    ),
+    (
+        5,
+        "day summaries",
+        include_str!("../migrations/postgres/0005_day_summaries.sql"),
     ),
 ];
 

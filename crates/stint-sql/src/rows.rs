@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sqlx::Row;
-use stint_core::analytics::{DayRow, EventFact, Figures, SessionFacts, SourceFacts};
+use stint_core::analytics::{DayRow, DaySummary, EventFact, Figures, SessionFacts, SourceFacts, Summary};
 use stint_core::event::Event;
 use stint_core::{Attributes, Error, Result, SessionId, SessionKind, SessionRecord, Timestamp, VisitorId};
 
@@ -16,6 +16,7 @@ pub(crate) trait RowExt {
     fn int(&self, column: &str) -> Result<i64>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
     fn float(&self, column: &str) -> Result<f64>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>>;
 
     /// An optional text as a session attribute holds it.
     fn opt_shared(&self, column: &str) -> Result<Option<Arc<str>>> {
@@ -46,6 +47,9 @@ macro_rules! row_ext {
                 self.try_get(column).map_err(|e| corrupt("row", e))
             }
             fn float(&self, column: &str) -> Result<f64> {
+                self.try_get(column).map_err(|e| corrupt("row", e))
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>> {
                 self.try_get(column).map_err(|e| corrupt("row", e))
             }
         }
@@ -200,6 +204,58 @@ pub(crate) fn day_row(row: &impl RowExt) -> Result<DayRow> {
             conversions: unsigned(row.int("conversions")?),
             conversion_rate: row.float("conversion_rate")?,
             revenue: row.float("revenue")?,
+        },
+    })
+}
+
+/// A funnel's step counts as stored: `[n1,n2,…]`.
+pub(crate) fn funnel_text(steps: &[u64]) -> String {
+    serde_json::to_string(steps).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Visitor ids as stored: sixteen bytes each, in their order.
+pub(crate) fn visitor_bytes(visitors: &[VisitorId]) -> Vec<u8> {
+    visitors.iter().flat_map(VisitorId::to_bytes).collect()
+}
+
+/// Stored visitor ids without those of `gone`.
+pub(crate) fn without_visitors(raw: &[u8], gone: &[[u8; 16]]) -> Vec<u8> {
+    raw.chunks(16)
+        .filter(|id| !gone.iter().any(|g| g.as_slice() == *id))
+        .flatten()
+        .copied()
+        .collect()
+}
+
+pub(crate) fn day_summary(row: &impl RowExt) -> Result<DaySummary> {
+    let funnel: Vec<u64> =
+        serde_json::from_str(&row.text("funnel")?).map_err(|e| corrupt("funnel counts", e))?;
+    let raw = row.bytes("visitors")?;
+    if raw.len() % 16 != 0 {
+        return Err(corrupt("visitor set", "not a multiple of 16 bytes"));
+    }
+    let visitors = raw
+        .chunks_exact(16)
+        .map(|c| {
+            let mut id = [0u8; 16];
+            id.copy_from_slice(c);
+            VisitorId::from_bytes(id)
+        })
+        .collect();
+    Ok(DaySummary {
+        date: row.text("date")?,
+        dimension: row.text("dimension")?,
+        value: row.opt_text("value")?,
+        summary: Summary {
+            sessions: unsigned(row.int("sessions")?),
+            page_views: unsigned(row.int("page_views")?),
+            bounces: unsigned(row.int("bounces")?),
+            seconds: unsigned(row.int("seconds")?),
+            logins: unsigned(row.int("logins")?),
+            conversions: unsigned(row.int("conversions")?),
+            revenue: row.float("revenue")?,
+            funnel,
+            visitors,
         },
     })
 }

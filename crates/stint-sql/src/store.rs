@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, QueryBuilder, SqliteConnection};
 use std::collections::HashMap;
 
-use stint_core::analytics::{DayRow, EventFact, OrderFact, PageCount, SessionFacts, SourceFacts};
+use stint_core::analytics::{DayRow, DaySummary, EventFact, OrderFact, PageCount, SessionFacts, SourceFacts};
 use stint_core::event::Event;
 use stint_core::store::{AnalyticsStore, ColdStats, HistoryStore, PrivacyStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
@@ -675,12 +675,15 @@ impl AnalyticsStore for SqlStore {
              (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id \
                 AND e.kind NOT IN ('session_start', 'page_view')) AS other_events \
              FROM sessions s WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL";
-        const EVENTS: &str = "SELECT e.session_id, e.kind, e.page, e.metadata, e.at FROM events e \
-             JOIN sessions s ON s.id = e.session_id \
-             WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL \
+        // From the range's sessions (by their start) to their events, never
+        // the other way: SQLite would otherwise walk every event by time to
+        // save the sort. Sorted per session, as analytics reads them.
+        const EVENTS: &str = "SELECT e.session_id, e.kind, e.page, e.metadata, e.at FROM sessions s \
+             CROSS JOIN events e \
+             WHERE e.session_id = s.id AND s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL \
                AND (e.kind IN ('customer_login', 'add_to_cart', 'checkout_started', 'order_completed') \
                     OR (e.kind = 'page_view' AND $3 AND e.page LIKE $4)) \
-             ORDER BY e.at, e.id";
+             ORDER BY e.session_id, e.at, e.id";
         on_pool!(self, |p, d| {
             let sessions = sqlx::query(SESSIONS)
                 .persistent(d.persistent)
@@ -753,6 +756,62 @@ impl AnalyticsStore for SqlStore {
                 sources.insert(source.id, source);
             }
             Ok((facts, sources.into_values().collect()))
+        })
+    }
+
+    async fn save_day_summaries(&self, date: &str, summaries: &[DaySummary]) -> Result<()> {
+        on_pool!(self, |p, d| {
+            let mut tx = p.begin().await.map_err(cold)?;
+            sqlx::query("DELETE FROM day_summaries WHERE date = $1")
+                .persistent(d.persistent)
+                .bind(date)
+                .execute(&mut *tx)
+                .await
+                .map_err(cold)?;
+            for chunk in summaries.chunks(ROWS_PER_STATEMENT / 2) {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO day_summaries (date, dimension, value, sessions, page_views, bounces, seconds, \
+                     logins, conversions, revenue, funnel, visitors) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    let s = &r.summary;
+                    b.push_bind(date.to_owned())
+                        .push_bind(r.dimension.clone())
+                        .push_bind(r.value.clone())
+                        .push_bind(count(s.sessions))
+                        .push_bind(count(s.page_views))
+                        .push_bind(count(s.bounces))
+                        .push_bind(count(s.seconds))
+                        .push_bind(count(s.logins))
+                        .push_bind(count(s.conversions))
+                        .push_bind(s.revenue)
+                        .push_bind(rows::funnel_text(&s.funnel))
+                        .push_bind(rows::visitor_bytes(&s.visitors));
+                });
+                q.build()
+                    .persistent(d.persistent)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(cold)?;
+            }
+            tx.commit().await.map_err(cold)
+        })
+    }
+
+    async fn day_summaries(&self, from: &str, to: &str, dimension: &str) -> Result<Vec<DaySummary>> {
+        const SQL: &str = "SELECT date, dimension, value, sessions, page_views, bounces, seconds, logins, \
+             conversions, revenue, funnel, visitors FROM day_summaries \
+             WHERE dimension = $1 AND date >= $2 AND date <= $3 ORDER BY date";
+        on_pool!(self, |p, d| {
+            let found = sqlx::query(SQL)
+                .persistent(d.persistent)
+                .bind(dimension)
+                .bind(from)
+                .bind(to)
+                .fetch_all(p)
+                .await
+                .map_err(cold)?;
+            found.iter().map(rows::day_summary).collect()
         })
     }
 
@@ -839,6 +898,70 @@ impl PrivacyStore for SqlStore {
             let mut tx = p.begin().await.map_err(cold)?;
             for chunk in sessions.chunks(ROWS_PER_STATEMENT) {
                 let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                // The visitors leave the summaries of the days their sessions started on.
+                let mut q = QueryBuilder::new(
+                    "SELECT visitor_id, started_at, last_seen_at FROM sessions WHERE id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.clone());
+                }
+                q.push(")");
+                let starts = q
+                    .build()
+                    .persistent(d.persistent)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(cold)?;
+                let mut gone: HashMap<String, Vec<[u8; 16]>> = HashMap::new();
+                for row in &starts {
+                    let visitor: stint_core::VisitorId = row
+                        .text("visitor_id")?
+                        .parse()
+                        .map_err(|e| corrupt("visitor id", e))?;
+                    // Every day the session was on: its orders count on the day they were placed.
+                    let day_of = |column| {
+                        Ok::<_, stint_core::Error>(stint_core::analytics::day_of(Timestamp(row.int(column)?)))
+                    };
+                    if let (Some(mut day), Some(last)) = (day_of("started_at")?, day_of("last_seen_at")?) {
+                        while day <= last {
+                            gone.entry(day.to_string()).or_default().push(visitor.to_bytes());
+                            match day.next_day() {
+                                Some(next) => day = next,
+                                None => break,
+                            }
+                        }
+                    }
+                }
+                for (date, visitors) in &gone {
+                    let kept =
+                        sqlx::query("SELECT dimension, value, visitors FROM day_summaries WHERE date = $1")
+                            .persistent(d.persistent)
+                            .bind(date)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(cold)?;
+                    for row in &kept {
+                        let raw = row.bytes("visitors")?;
+                        let left = rows::without_visitors(&raw, visitors);
+                        if left.len() == raw.len() {
+                            continue;
+                        }
+                        let value = row.opt_text("value")?;
+                        sqlx::query(
+                            "UPDATE day_summaries SET visitors = $1 WHERE date = $2 AND dimension = $3 \
+                             AND (value = $4 OR (value IS NULL AND $4 IS NULL))",
+                        )
+                        .persistent(d.persistent)
+                        .bind(left)
+                        .bind(date)
+                        .bind(row.text("dimension")?)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(cold)?;
+                    }
+                }
                 let mut q = QueryBuilder::new("DELETE FROM events WHERE session_id IN (");
                 let mut list = q.separated(", ");
                 for id in &ids {

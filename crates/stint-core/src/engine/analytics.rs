@@ -55,8 +55,46 @@ impl Engine {
         to: time::Date,
         query: &crate::analytics::AttributionQuery<'_>,
     ) -> Result<Vec<crate::analytics::AttributionRow>> {
-        use crate::analytics::start_of;
+        use crate::analytics::{DEFAULT_LOOKBACK, Total, attribution_rows, credit_dimension};
         self.inner.sink.flush().await?;
+        // Rolled-up days keep the credits of the default lookback; another reads raw data.
+        let runs = if query.lookback == DEFAULT_LOOKBACK {
+            self.unrolled_runs(from, to).await?
+        } else {
+            vec![(from, to)]
+        };
+        let mut totals: HashMap<Option<String>, Total> = HashMap::new();
+        if query.lookback == DEFAULT_LOOKBACK {
+            let dimension = credit_dimension(query.model, query.dimension);
+            for s in self
+                .inner
+                .cold
+                .day_summaries(&from.to_string(), &to.to_string(), &dimension)
+                .await?
+            {
+                totals.entry(s.value).or_default().add(&s.summary);
+            }
+        }
+        for (start, end) in runs {
+            for (value, credit) in self.raw_credits(start, end, query).await? {
+                totals.entry(value).or_default().add(&credit);
+            }
+        }
+        Ok(attribution_rows(
+            totals.into_iter().map(|(v, t)| (v, t.finish())).collect(),
+            query.limit,
+        ))
+    }
+
+    /// What attribution credits to each value for the orders placed from
+    /// the UTC day `from` to `to`, from raw data.
+    async fn raw_credits(
+        &self,
+        from: time::Date,
+        to: time::Date,
+        query: &crate::analytics::AttributionQuery<'_>,
+    ) -> Result<HashMap<Option<String>, crate::analytics::Summary>> {
+        use crate::analytics::start_of;
         let start = start_of(from);
         let end = to.next_day().map_or(Timestamp(i64::MAX), start_of);
         let (orders, sources) = self
@@ -64,29 +102,195 @@ impl Engine {
             .cold
             .attribution_facts(start, end, start.minus(query.lookback))
             .await?;
-        Ok(crate::analytics::attribution(&orders, &sources, query))
+        Ok(crate::analytics::credits(&orders, &sources, query))
+    }
+
+    /// The days from `from` to `to` that are not rolled up, as runs of
+    /// consecutive days.
+    async fn unrolled_runs(&self, from: time::Date, to: time::Date) -> Result<Vec<(time::Date, time::Date)>> {
+        let rolled: std::collections::HashSet<String> = self
+            .inner
+            .cold
+            .day_summaries(&from.to_string(), &to.to_string(), crate::analytics::ALL)
+            .await?
+            .into_iter()
+            .map(|s| s.date)
+            .collect();
+        let mut missing = Vec::new();
+        let mut day = from;
+        while day <= to {
+            if !rolled.contains(&day.to_string()) {
+                missing.push(day);
+            }
+            match day.next_day() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        Ok(runs(missing))
     }
 
     /// Rolls up the days from `from` to `to` that are over (today is live and
-    /// never rolled up): computes their figures and stores them, replacing
-    /// earlier rollups of the same days. Returns the rows stored.
+    /// never rolled up): computes their daily figures and their summaries per
+    /// dimension value (with the standard funnel's steps) and stores them,
+    /// replacing earlier rollups of the same days. Returns the daily rows stored.
     ///
     /// # Errors
     ///
     /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
-    /// time; nothing is stored then.
+    /// time; what was stored before stays (each day is stored whole or not at all).
     pub async fn rollup(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
-        let Some(yesterday) = crate::analytics::day_of(self.now()).and_then(time::Date::previous_day) else {
+        use crate::analytics::{
+            ALL, AttributionQuery, DEFAULT_LOOKBACK, DIMENSIONS, DaySummary, Model, PRODUCT_PAGES,
+            SOURCE_DIMENSIONS, credit_dimension, credits, day_of, standard_funnel, summarize,
+        };
+        let Some(yesterday) = day_of(self.now()).and_then(time::Date::previous_day) else {
             return Ok(Vec::new());
         };
         let to = to.min(yesterday);
         if from > to {
             return Ok(Vec::new());
         }
-        let (sessions, events) = self.analytics_facts(from, to, None).await?;
+        let (sessions, events) = self.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
+        let steps = standard_funnel(PRODUCT_PAGES);
+        let mut by_day: HashMap<time::Date, Vec<&crate::analytics::SessionFacts>> = HashMap::new();
+        for s in &sessions {
+            if let Some(d) = day_of(s.started_at) {
+                by_day.entry(d).or_default().push(s);
+            }
+        }
+        // Only the day's own events: the index is built once per day, not per dimension.
+        let mut day = from;
+        while day <= to {
+            let day_sessions = by_day.remove(&day).unwrap_or_default();
+            let ids: std::collections::HashSet<SessionId> = day_sessions.iter().map(|s| s.id).collect();
+            let day_events: Vec<crate::analytics::EventFact> = events
+                .iter()
+                .filter(|e| ids.contains(&e.session_id))
+                .cloned()
+                .collect();
+            let date = day.to_string();
+            let start = crate::analytics::start_of(day);
+            let end = day
+                .next_day()
+                .map_or(Timestamp(i64::MAX), crate::analytics::start_of);
+            let (orders, sources) = self
+                .inner
+                .cold
+                .attribution_facts(start, end, start.minus(DEFAULT_LOOKBACK))
+                .await?;
+            let mut rows = Vec::new();
+            let mut all = summarize(day_sessions.iter().copied(), &day_events, &steps, None)
+                .remove(&None)
+                .unwrap_or_else(|| crate::analytics::Summary {
+                    funnel: vec![0; steps.len()],
+                    ..Default::default()
+                });
+            // A day's distinct visitors are the daily row's; the range's, per value.
+            all.visitors.clear();
+            rows.push(DaySummary {
+                date: date.clone(),
+                dimension: ALL.to_owned(),
+                value: None,
+                summary: all,
+            });
+            for dimension in DIMENSIONS {
+                for (value, summary) in
+                    summarize(day_sessions.iter().copied(), &day_events, &steps, Some(dimension))
+                {
+                    rows.push(DaySummary {
+                        date: date.clone(),
+                        dimension: (*dimension).to_owned(),
+                        value,
+                        summary,
+                    });
+                }
+            }
+            for model in [Model::Last, Model::First] {
+                for dimension in SOURCE_DIMENSIONS {
+                    let query = AttributionQuery {
+                        model,
+                        dimension,
+                        lookback: DEFAULT_LOOKBACK,
+                        limit: usize::MAX,
+                    };
+                    for (value, summary) in credits(&orders, &sources, &query) {
+                        rows.push(DaySummary {
+                            date: date.clone(),
+                            dimension: credit_dimension(model, dimension),
+                            value,
+                            summary,
+                        });
+                    }
+                }
+            }
+            self.inner.cold.save_day_summaries(&date, &rows).await?;
+            match day.next_day() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
         let rows = crate::analytics::daily(&sessions, &events, from, to);
         self.inner.cold.save_rollups(&rows, self.now()).await?;
         Ok(rows)
+    }
+
+    /// The summaries per value of `dimension` (one, keyed `None`, without
+    /// one) of the sessions that started from the UTC day `from` to `to`,
+    /// with the standard funnel's steps: rolled-up days from their stored
+    /// summaries, the others (today among them) from their raw facts.
+    /// Without a dimension, the summary keeps no visitors (the daily figures
+    /// have them, day by day). Without `funnel`, it keeps no funnel counts,
+    /// and the days read raw skip their page views (most of their events).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
+    /// time.
+    pub async fn summaries(
+        &self,
+        from: time::Date,
+        to: time::Date,
+        dimension: Option<&str>,
+        funnel: bool,
+    ) -> Result<HashMap<Option<String>, crate::analytics::Summary>> {
+        use crate::analytics::{ALL, PRODUCT_PAGES, Total, standard_funnel, summarize};
+        let (first, last) = (from.to_string(), to.to_string());
+        let runs = self.unrolled_runs(from, to).await?;
+        let stored = self
+            .inner
+            .cold
+            .day_summaries(&first, &last, dimension.unwrap_or(ALL))
+            .await?;
+        let mut totals: HashMap<Option<String>, Total> = HashMap::new();
+        for s in &stored {
+            totals.entry(s.value.clone()).or_default().add(&s.summary);
+        }
+        let steps = if funnel {
+            standard_funnel(PRODUCT_PAGES)
+        } else {
+            Vec::new()
+        };
+        let pages = funnel.then_some(PRODUCT_PAGES);
+        for (start, end) in runs {
+            let (sessions, events) = self.analytics_facts(start, end, pages).await?;
+            for (value, summary) in summarize(&sessions, &events, &steps, dimension) {
+                totals.entry(value).or_default().add(&summary);
+            }
+        }
+        Ok(totals
+            .into_iter()
+            .map(|(value, t)| {
+                let mut s = t.finish();
+                if dimension.is_none() {
+                    s.visitors.clear();
+                }
+                if !funnel {
+                    s.funnel.clear();
+                }
+                (value, s)
+            })
+            .collect())
     }
 
     /// One row per day from `from` to `to`: past days from their rollups
@@ -116,9 +320,10 @@ impl Engine {
                 None => break,
             }
         }
-        if let (Some(first), Some(last)) = (missing.first(), missing.last()) {
-            let (sessions, events) = self.analytics_facts(*first, *last, None).await?;
-            for row in crate::analytics::daily(&sessions, &events, *first, *last) {
+        // One read per run of consecutive days without a rollup.
+        for (first, last) in runs(missing) {
+            let (sessions, events) = self.analytics_facts(first, last, None).await?;
+            for row in crate::analytics::daily(&sessions, &events, first, last) {
                 stored.entry(row.date.clone()).or_insert(row);
             }
         }
@@ -162,5 +367,32 @@ impl Engine {
     ) -> Result<Vec<crate::analytics::PageCount>> {
         let since = self.now().minus(window);
         self.inner.cold.top_pages(since, limit).await
+    }
+}
+
+/// Ascending days as runs of consecutive days, first and last of each.
+fn runs(days: impl IntoIterator<Item = time::Date>) -> Vec<(time::Date, time::Date)> {
+    let mut runs: Vec<(time::Date, time::Date)> = Vec::new();
+    for day in days {
+        match runs.last_mut() {
+            Some((_, end)) if end.next_day() == Some(day) => *end = day,
+            _ => runs.push((day, day)),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn days_fall_into_runs_of_consecutive_days() {
+        let d = |n: u8| time::Date::from_calendar_date(2026, time::Month::November, n).unwrap();
+        assert_eq!(
+            runs([d(1), d(2), d(3), d(5), d(7), d(8)]),
+            [(d(1), d(3)), (d(5), d(5)), (d(7), d(8))]
+        );
+        assert!(runs([]).is_empty());
     }
 }

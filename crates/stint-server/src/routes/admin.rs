@@ -336,9 +336,6 @@ struct RealtimeParams {
 /// Top pages in the realtime answer.
 const TOP_PAGES: u32 = 10;
 
-/// The demo storefront's product pages: the funnel's second step.
-const PRODUCT_PAGES: &str = "/api/storefront/products/";
-
 /// Longest range the analytics routes accept, days.
 const MAX_RANGE_DAYS: i64 = 366;
 
@@ -417,8 +414,14 @@ async fn breakdown(
     let dimension = known_dimension(p.dimension.as_deref().unwrap_or_default())?;
     let limit = row_limit(&p)?;
     let (from, to) = range(&app, &p)?;
-    let (sessions, events) = app.engine.analytics_facts(from, to, None).await?;
-    let rows = analytics::breakdown(&sessions, &events, dimension, limit);
+    let summaries = app.engine.summaries(from, to, Some(dimension), false).await?;
+    let rows: Vec<analytics::BreakdownRow> = analytics::by_value(summaries, limit)
+        .into_iter()
+        .map(|(value, s)| analytics::BreakdownRow {
+            value,
+            figures: s.figures(),
+        })
+        .collect();
     Ok(Table::new(rows, format, format!("stint-{dimension}-{from}-{to}")))
 }
 
@@ -428,8 +431,6 @@ async fn breakdown(
         ("format" = Option<String>, Query, description = "json (default) or csv: a header row, then the same figures")),
     responses((status = 200, description = "Sessions reaching each step, in order; with dimension, one such funnel per value, most sessions first", content((crate::openapi::Envelope<FunnelView> = "application/json"), (String = "text/csv"))), (status = 400, description = "A bad date, a range past 366 days or reversed, an unknown dimension, a format other than json or csv", body = crate::openapi::Failure), (status = 401, description = "Admin token required", body = crate::openapi::Failure)))]
 async fn funnel(State(app): State<AppState>, Query(p): Query<RangeParams>) -> ApiResult<Table<FunnelView>> {
-    use analytics::StepRule;
-    use stint_core::event::kinds;
     let format = Format::parse(p.format.as_deref())?;
     let dimension = match p.dimension.as_deref() {
         None | Some("") => None,
@@ -437,29 +438,33 @@ async fn funnel(State(app): State<AppState>, Query(p): Query<RangeParams>) -> Ap
     };
     let limit = row_limit(&p)?;
     let (from, to) = range(&app, &p)?;
-    let (sessions, events) = app.engine.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
-    let steps = [
-        ("visit", StepRule::Visit),
-        (
-            "product_view",
-            StepRule::PageViewUnder("/api/storefront/products/".into()),
-        ),
-        ("add_to_cart", StepRule::Event(kinds::ADD_TO_CART.into())),
-        (
-            "checkout_started",
-            StepRule::Event(kinds::CHECKOUT_STARTED.into()),
-        ),
-        ("order_completed", StepRule::Event(kinds::ORDER_COMPLETED.into())),
-    ]
-    .map(|(name, rule)| (name.to_owned(), rule));
+    let steps = analytics::standard_funnel(analytics::PRODUCT_PAGES);
+    let summaries = app.engine.summaries(from, to, dimension, true).await?;
     Ok(match dimension {
-        None => Table::new(
-            FunnelView::Steps(analytics::funnel(&sessions, &events, &steps)),
-            format,
-            format!("stint-funnel-{from}-{to}"),
-        ),
+        None => {
+            let whole = summaries
+                .into_values()
+                .next()
+                .unwrap_or_else(|| analytics::Summary {
+                    funnel: vec![0; steps.len()],
+                    ..analytics::Summary::default()
+                });
+            Table::new(
+                FunnelView::Steps(whole.funnel_steps(&steps)),
+                format,
+                format!("stint-funnel-{from}-{to}"),
+            )
+        }
         Some(d) => Table::new(
-            FunnelView::ByValue(analytics::funnel_by(&sessions, &events, &steps, d, limit)),
+            FunnelView::ByValue(
+                analytics::by_value(summaries, limit)
+                    .into_iter()
+                    .map(|(value, s)| analytics::FunnelBreakdown {
+                        value,
+                        steps: s.funnel_steps(&steps),
+                    })
+                    .collect(),
+            ),
             format,
             format!("stint-funnel-{d}-{from}-{to}"),
         ),

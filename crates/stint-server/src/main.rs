@@ -265,12 +265,11 @@ async fn seed_demo_customer(shop: &Shop, clock: &dyn Clock) -> Result<()> {
 }
 
 async fn serve(settings: Settings, args: ServeArgs) -> Result<()> {
-    let admin_token = {
-        if settings.admin_token.is_none() {
-            settings.ensure_data_dir()?;
-        }
-        settings.admin_token()?
-    };
+    // A secret generated in development is kept in the data directory.
+    if settings.admin_token.is_none() || settings.service_key.is_none() {
+        settings.ensure_data_dir()?;
+    }
+    let admin_token = settings.admin_token()?;
     let service_keys = settings.service_keys()?;
     let metrics = PrometheusBuilder::new()
         .install_recorder()

@@ -317,3 +317,32 @@ fn an_unreachable_redis_at_start_up_is_one_warning() {
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("WARN"), "{err}");
 }
+
+/// A data directory that does not exist yet is created, whichever of the
+/// secrets the service generates into it (here the service key, with the
+/// admin token given).
+#[test]
+fn a_missing_data_directory_is_created_for_the_secrets_kept_in_it() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("not/yet");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stint"))
+        .env_clear()
+        .env("STINT_DATA_DIR", &data)
+        .env("STINT_ADMIN_TOKEN", "an-admin-token-of-some-length")
+        .env("NO_COLOR", "1")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let listening = out
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("stint listening on"));
+    let _ = child.kill();
+    let err = child.wait_with_output().unwrap().stderr;
+    assert!(listening, "{}", String::from_utf8_lossy(&err));
+    assert!(data.join("service_key").exists());
+}

@@ -297,3 +297,23 @@ async fn rolled_up_days_sum_to_what_raw_data_says() {
         }
     }
 }
+
+/// A range longer than a week is rolled up whole (read a week at a time).
+#[tokio::test]
+async fn a_long_range_rolls_up_every_day() {
+    let (clock, cold, engine) = engine().await;
+    let first = day_of(clock.now()).unwrap();
+    for _ in 0..10 {
+        engine
+            .create(VisitorId::new(), tracked(), Hit::page("/api/storefront/products"))
+            .await
+            .unwrap();
+        clock.advance_secs(86_400);
+    }
+    let today = day_of(clock.now()).unwrap();
+    let rows = engine.rollup(first, today).await.unwrap();
+    assert_eq!(rows.len(), 10, "every day that is over, none twice");
+    assert!(rows.iter().all(|r| r.figures.sessions == 1));
+    let marked = cold.day_summaries("2026-11-20", "2026-12-01", "*").await.unwrap();
+    assert_eq!(marked.len(), 10);
+}

@@ -134,23 +134,37 @@ impl Engine {
     /// never rolled up): computes their daily figures and their summaries per
     /// dimension value (with the standard funnel's steps) and stores them,
     /// replacing earlier rollups of the same days. Returns the daily rows stored.
+    /// A long range is read a week at a time, so that rolling up a year of
+    /// history holds no more than a week of it in memory.
     ///
     /// # Errors
     ///
     /// [`Error::Unavailable`](crate::Error::Unavailable) when a store does not answer in
     /// time; what was stored before stays (each day is stored whole or not at all).
     pub async fn rollup(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
+        let Some(yesterday) = crate::analytics::day_of(self.now()).and_then(time::Date::previous_day) else {
+            return Ok(Vec::new());
+        };
+        let to = to.min(yesterday);
+        let mut rows = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = (start + time::Duration::days(6)).min(to);
+            rows.extend(self.rollup_days(start, end).await?);
+            match end.next_day() {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+        Ok(rows)
+    }
+
+    /// [`Engine::rollup`] of days that are all over, in one read.
+    async fn rollup_days(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
         use crate::analytics::{
             ALL, AttributionQuery, DEFAULT_LOOKBACK, DIMENSIONS, DaySummary, Model, PRODUCT_PAGES,
             SOURCE_DIMENSIONS, credit_dimension, credits, day_of, standard_funnel, summarize,
         };
-        let Some(yesterday) = day_of(self.now()).and_then(time::Date::previous_day) else {
-            return Ok(Vec::new());
-        };
-        let to = to.min(yesterday);
-        if from > to {
-            return Ok(Vec::new());
-        }
         let (sessions, events) = self.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
         let steps = standard_funnel(PRODUCT_PAGES);
         let mut by_day: HashMap<time::Date, Vec<&crate::analytics::SessionFacts>> = HashMap::new();

@@ -1,9 +1,10 @@
 //! The request context: any headers and query string, never a panic, and
-//! what is stored is bounded and anonymised.
+//! what is stored is bounded and anonymised; any referrer is checked
+//! against the referrer-spam list without a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stint_core::context::{AgentParser, MAX_FIELD_LEN, RequestInfo};
+use stint_core::context::{AgentParser, MAX_FIELD_LEN, ReferrerSpam, RequestInfo};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -22,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
             path: path.unwrap_or("/"),
             query,
             country,
+            geo: None,
         };
+        if info.is_referrer_spam(ReferrerSpam::builtin()) {
+            assert!(referer.is_some(), "only a referrer can be spam");
+        }
         let a = info.attributes(AgentParser::shared());
         for field in [
             &a.referrer,

@@ -173,7 +173,7 @@ impl Engine {
                 by_day.entry(d).or_default().push(s);
             }
         }
-        // Only the day's own events: the index is built once per day, not per dimension.
+        // Each day with its own events only: every summary indexes a day's events, not the range's.
         let mut day = from;
         while day <= to {
             let day_sessions = by_day.remove(&day).unwrap_or_default();

@@ -264,10 +264,7 @@ fn value_of(dimensions: &BTreeMap<&'static str, Option<String>>, dimension: &str
     let raw = dimensions.get(dimension).cloned().flatten()?;
     match dimension {
         "referrer" => {
-            let rest = raw.split_once("://").map_or(raw.as_str(), |(_, r)| r);
-            let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-            let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+            let host = crate::context::url_host(&raw).to_ascii_lowercase();
             Some(host.strip_prefix("www.").unwrap_or(&host).to_owned()).filter(|h| !h.is_empty())
         }
         "landing_page" => Some(raw.split(['?', '#']).next().unwrap_or(&raw).to_owned()),

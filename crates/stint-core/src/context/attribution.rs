@@ -52,6 +52,15 @@ pub fn referrer(referer: &str) -> Option<String> {
     (r.starts_with("https://") || r.starts_with("http://")).then(|| truncate(r))
 }
 
+/// The host of a URL (or of a bare host): without scheme, user, port, path,
+/// query or fragment, as written (case kept). Empty when there is none.
+pub fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    host.split(':').next().unwrap_or(host)
+}
+
 fn truncate(s: &str) -> String {
     if s.len() <= MAX_FIELD_LEN {
         return s.to_owned();

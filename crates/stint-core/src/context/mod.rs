@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 
 pub use agent::{Agent, AgentParser, DeviceClass};
-pub use attribution::{MAX_FIELD_LEN, Utm, landing_page, referrer, utm};
+pub use attribution::{MAX_FIELD_LEN, Utm, landing_page, referrer, url_host, utm};
 pub use ip::{anonymize, client_ip};
 pub use spam::ReferrerSpam;
 

@@ -58,13 +58,7 @@ impl ReferrerSpam {
 
     /// Whether `referrer` (a URL, or a bare host) is on the list, or a subdomain of a host on it.
     pub fn is_spam(&self, referrer: &str) -> bool {
-        let rest = referrer
-            .trim()
-            .split_once("://")
-            .map_or(referrer.trim(), |(_, r)| r);
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = host.split(':').next().unwrap_or(host).trim_end_matches('.');
+        let host = super::url_host(referrer.trim()).trim_end_matches('.');
         if host.is_empty() || host.len() > 253 {
             return false;
         }

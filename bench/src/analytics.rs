@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use stint_core::analytics::{AttributionQuery, Model, PRODUCT_PAGES, day_of, standard_funnel};
+use stint_core::analytics::{self, AttributionQuery, Model, PRODUCT_PAGES, day_of, standard_funnel};
 use stint_core::event::{Event, kinds};
 use stint_core::store::{Record, Sink};
 use stint_core::{
@@ -292,33 +292,16 @@ pub async fn route(url: &str, name: &str, from: &str, to: &str) -> Result<()> {
         digest = match name {
             "daily" => format!("{:?}", engine.daily(from, to).await?),
             "breakdown" => {
-                let rows = stint_core::analytics::by_value(
-                    engine.summaries(from, to, Some("utm_source"), false).await?,
-                    50,
-                );
-                format!(
-                    "{:?}",
-                    rows.iter().map(|(v, s)| (v, s.figures())).collect::<Vec<_>>()
-                )
+                let summaries = engine.summaries(from, to, Some("utm_source"), false).await?;
+                format!("{:?}", analytics::breakdown_rows(summaries, 50))
             }
             "funnel" => {
-                let all = engine.summaries(from, to, None, true).await?;
-                format!(
-                    "{:?}",
-                    all.values().map(|s| s.funnel_steps(&steps)).collect::<Vec<_>>()
-                )
+                let summaries = engine.summaries(from, to, None, true).await?;
+                format!("{:?}", analytics::whole_funnel(summaries, &steps))
             }
             "funnel by device" => {
-                let rows = stint_core::analytics::by_value(
-                    engine.summaries(from, to, Some("device"), true).await?,
-                    50,
-                );
-                format!(
-                    "{:?}",
-                    rows.iter()
-                        .map(|(v, s)| (v, s.funnel_steps(&steps)))
-                        .collect::<Vec<_>>()
-                )
+                let summaries = engine.summaries(from, to, Some("device"), true).await?;
+                format!("{:?}", analytics::funnel_rows(summaries, &steps, 50))
             }
             "attribution" => {
                 let query = AttributionQuery {

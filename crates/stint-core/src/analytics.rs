@@ -287,7 +287,13 @@ pub fn breakdown(
     dimension: &str,
     limit: usize,
 ) -> Vec<BreakdownRow> {
-    by_value(summarize(sessions, events, &[], Some(dimension)), limit)
+    breakdown_rows(summarize(sessions, events, &[], Some(dimension)), limit)
+}
+
+/// A breakdown's rows from its summaries per value, most sessions first
+/// (ties by value), at most `limit`.
+pub fn breakdown_rows(summaries: HashMap<Option<String>, Summary>, limit: usize) -> Vec<BreakdownRow> {
+    by_value(summaries, limit)
         .into_iter()
         .map(|(value, s)| BreakdownRow {
             value,
@@ -518,13 +524,15 @@ pub fn funnel(
     events: &[EventFact],
     steps: &[(String, StepRule)],
 ) -> Vec<FunnelStep> {
-    summarize(sessions, events, steps, None)
-        .remove(&None)
-        .unwrap_or_else(|| Summary {
-            funnel: vec![0; steps.len()],
-            ..Summary::default()
-        })
-        .funnel_steps(steps)
+    whole_funnel(summarize(sessions, events, steps, None), steps)
+}
+
+/// The funnel of the summary of all sessions (keyed `None`; all zeros without one).
+pub fn whole_funnel(
+    mut summaries: HashMap<Option<String>, Summary>,
+    steps: &[(String, StepRule)],
+) -> Vec<FunnelStep> {
+    summaries.remove(&None).unwrap_or_default().funnel_steps(steps)
 }
 
 /// The funnel of each value of `dimension` (as [`breakdown`] groups
@@ -536,7 +544,17 @@ pub fn funnel_by(
     dimension: &str,
     limit: usize,
 ) -> Vec<FunnelBreakdown> {
-    by_value(summarize(sessions, events, steps, Some(dimension)), limit)
+    funnel_rows(summarize(sessions, events, steps, Some(dimension)), steps, limit)
+}
+
+/// The funnels of the summaries per value, most sessions first (ties by
+/// value), at most `limit` values.
+pub fn funnel_rows(
+    summaries: HashMap<Option<String>, Summary>,
+    steps: &[(String, StepRule)],
+    limit: usize,
+) -> Vec<FunnelBreakdown> {
+    by_value(summaries, limit)
         .into_iter()
         .map(|(value, s)| FunnelBreakdown {
             value,

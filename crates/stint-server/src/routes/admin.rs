@@ -415,13 +415,7 @@ async fn breakdown(
     let limit = row_limit(&p)?;
     let (from, to) = range(&app, &p)?;
     let summaries = app.engine.summaries(from, to, Some(dimension), false).await?;
-    let rows: Vec<analytics::BreakdownRow> = analytics::by_value(summaries, limit)
-        .into_iter()
-        .map(|(value, s)| analytics::BreakdownRow {
-            value,
-            figures: s.figures(),
-        })
-        .collect();
+    let rows = analytics::breakdown_rows(summaries, limit);
     Ok(Table::new(rows, format, format!("stint-{dimension}-{from}-{to}")))
 }
 
@@ -441,30 +435,13 @@ async fn funnel(State(app): State<AppState>, Query(p): Query<RangeParams>) -> Ap
     let steps = analytics::standard_funnel(analytics::PRODUCT_PAGES);
     let summaries = app.engine.summaries(from, to, dimension, true).await?;
     Ok(match dimension {
-        None => {
-            let whole = summaries
-                .into_values()
-                .next()
-                .unwrap_or_else(|| analytics::Summary {
-                    funnel: vec![0; steps.len()],
-                    ..analytics::Summary::default()
-                });
-            Table::new(
-                FunnelView::Steps(whole.funnel_steps(&steps)),
-                format,
-                format!("stint-funnel-{from}-{to}"),
-            )
-        }
+        None => Table::new(
+            FunnelView::Steps(analytics::whole_funnel(summaries, &steps)),
+            format,
+            format!("stint-funnel-{from}-{to}"),
+        ),
         Some(d) => Table::new(
-            FunnelView::ByValue(
-                analytics::by_value(summaries, limit)
-                    .into_iter()
-                    .map(|(value, s)| analytics::FunnelBreakdown {
-                        value,
-                        steps: s.funnel_steps(&steps),
-                    })
-                    .collect(),
-            ),
+            FunnelView::ByValue(analytics::funnel_rows(summaries, &steps, limit)),
             format,
             format!("stint-funnel-{d}-{from}-{to}"),
         ),

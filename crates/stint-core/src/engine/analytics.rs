@@ -58,13 +58,8 @@ impl Engine {
         use crate::analytics::{DEFAULT_LOOKBACK, Total, attribution_rows, credit_dimension};
         self.inner.sink.flush().await?;
         // Rolled-up days keep the credits of the default lookback; another reads raw data.
-        let runs = if query.lookback == DEFAULT_LOOKBACK {
-            self.unrolled_runs(from, to).await?
-        } else {
-            vec![(from, to)]
-        };
         let mut totals: HashMap<Option<String>, Total> = HashMap::new();
-        if query.lookback == DEFAULT_LOOKBACK {
+        let runs = if query.lookback == DEFAULT_LOOKBACK {
             let dimension = credit_dimension(query.model, query.dimension);
             for s in self
                 .inner
@@ -74,7 +69,10 @@ impl Engine {
             {
                 totals.entry(s.value).or_default().add(&s.summary);
             }
-        }
+            self.rolled_up(from, to).await?.1
+        } else {
+            vec![(from, to)]
+        };
         for (start, end) in runs {
             for (value, credit) in self.raw_credits(start, end, query).await? {
                 totals.entry(value).or_default().add(&credit);
@@ -105,29 +103,22 @@ impl Engine {
         Ok(crate::analytics::credits(&orders, &sources, query))
     }
 
-    /// The days from `from` to `to` that are not rolled up, as runs of
+    /// The summaries of all sessions (dimension `*`) of the days from `from`
+    /// to `to` that are rolled up, and the days that are not, as runs of
     /// consecutive days.
-    async fn unrolled_runs(&self, from: time::Date, to: time::Date) -> Result<Vec<(time::Date, time::Date)>> {
-        let rolled: std::collections::HashSet<String> = self
+    async fn rolled_up(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<(Vec<crate::analytics::DaySummary>, Vec<(time::Date, time::Date)>)> {
+        let all = self
             .inner
             .cold
             .day_summaries(&from.to_string(), &to.to_string(), crate::analytics::ALL)
-            .await?
-            .into_iter()
-            .map(|s| s.date)
-            .collect();
-        let mut missing = Vec::new();
-        let mut day = from;
-        while day <= to {
-            if !rolled.contains(&day.to_string()) {
-                missing.push(day);
-            }
-            match day.next_day() {
-                Some(d) => day = d,
-                None => break,
-            }
-        }
-        Ok(runs(missing))
+            .await?;
+        let rolled: std::collections::HashSet<&str> = all.iter().map(|s| s.date.as_str()).collect();
+        let runs = missing_runs(from, to, |day| rolled.contains(day));
+        Ok((all, runs))
     }
 
     /// Rolls up the days from `from` to `to` that are over (today is live and
@@ -268,14 +259,17 @@ impl Engine {
         dimension: Option<&str>,
         funnel: bool,
     ) -> Result<HashMap<Option<String>, crate::analytics::Summary>> {
-        use crate::analytics::{ALL, PRODUCT_PAGES, Total, standard_funnel, summarize};
-        let (first, last) = (from.to_string(), to.to_string());
-        let runs = self.unrolled_runs(from, to).await?;
-        let stored = self
-            .inner
-            .cold
-            .day_summaries(&first, &last, dimension.unwrap_or(ALL))
-            .await?;
+        use crate::analytics::{PRODUCT_PAGES, Total, standard_funnel, summarize};
+        let (all, runs) = self.rolled_up(from, to).await?;
+        let stored = match dimension {
+            None => all,
+            Some(d) => {
+                self.inner
+                    .cold
+                    .day_summaries(&from.to_string(), &to.to_string(), d)
+                    .await?
+            }
+        };
         let mut totals: HashMap<Option<String>, Total> = HashMap::new();
         for s in &stored {
             totals.entry(s.value.clone()).or_default().add(&s.summary);
@@ -323,19 +317,8 @@ impl Engine {
             .into_iter()
             .map(|r| (r.date.clone(), r))
             .collect();
-        let mut missing = Vec::new();
-        let mut day = from;
-        while day <= to {
-            if !stored.contains_key(&day.to_string()) {
-                missing.push(day);
-            }
-            match day.next_day() {
-                Some(d) => day = d,
-                None => break,
-            }
-        }
         // One read per run of consecutive days without a rollup.
-        for (first, last) in runs(missing) {
+        for (first, last) in missing_runs(from, to, |day| stored.contains_key(day)) {
             let (sessions, events) = self.analytics_facts(first, last, None).await?;
             for row in crate::analytics::daily(&sessions, &events, first, last) {
                 stored.entry(row.date.clone()).or_insert(row);
@@ -384,13 +367,25 @@ impl Engine {
     }
 }
 
-/// Ascending days as runs of consecutive days, first and last of each.
-fn runs(days: impl IntoIterator<Item = time::Date>) -> Vec<(time::Date, time::Date)> {
+/// The days from `from` to `to` that `present` (given `YYYY-MM-DD`) says
+/// are missing, as runs of consecutive days, first and last of each.
+fn missing_runs(
+    from: time::Date,
+    to: time::Date,
+    present: impl Fn(&str) -> bool,
+) -> Vec<(time::Date, time::Date)> {
     let mut runs: Vec<(time::Date, time::Date)> = Vec::new();
-    for day in days {
-        match runs.last_mut() {
-            Some((_, end)) if end.next_day() == Some(day) => *end = day,
-            _ => runs.push((day, day)),
+    let mut day = from;
+    while day <= to {
+        if !present(&day.to_string()) {
+            match runs.last_mut() {
+                Some((_, end)) if end.next_day() == Some(day) => *end = day,
+                _ => runs.push((day, day)),
+            }
+        }
+        match day.next_day() {
+            Some(d) => day = d,
+            None => break,
         }
     }
     runs
@@ -398,15 +393,14 @@ fn runs(days: impl IntoIterator<Item = time::Date>) -> Vec<(time::Date, time::Da
 
 #[cfg(test)]
 mod tests {
-    use super::runs;
+    use super::missing_runs;
 
     #[test]
     fn days_fall_into_runs_of_consecutive_days() {
         let d = |n: u8| time::Date::from_calendar_date(2026, time::Month::November, n).unwrap();
-        assert_eq!(
-            runs([d(1), d(2), d(3), d(5), d(7), d(8)]),
-            [(d(1), d(3)), (d(5), d(5)), (d(7), d(8))]
-        );
-        assert!(runs([]).is_empty());
+        let missing = [d(1), d(2), d(3), d(5), d(7), d(8)];
+        let runs = missing_runs(d(1), d(9), |day| !missing.iter().any(|m| m.to_string() == day));
+        assert_eq!(runs, [(d(1), d(3)), (d(5), d(5)), (d(7), d(8))]);
+        assert!(missing_runs(d(1), d(9), |_| true).is_empty());
     }
 }

@@ -153,56 +153,56 @@ impl Engine {
     /// [`Engine::rollup`] of days that are all over, in one read.
     async fn rollup_days(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
         use crate::analytics::{
-            ALL, AttributionQuery, DEFAULT_LOOKBACK, DIMENSIONS, DaySummary, Model, PRODUCT_PAGES,
-            SOURCE_DIMENSIONS, credit_dimension, credits, day_of, standard_funnel, summarize,
+            ALL, AttributionQuery, DEFAULT_LOOKBACK, DIMENSIONS, DayRow, DaySummary, EventFact, Model,
+            PRODUCT_PAGES, SOURCE_DIMENSIONS, SessionFacts, credit_dimension, credits, day_of,
+            standard_funnel, start_of, summarize,
         };
         let (sessions, events) = self.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
         let steps = standard_funnel(PRODUCT_PAGES);
-        let mut by_day: HashMap<time::Date, Vec<&crate::analytics::SessionFacts>> = HashMap::new();
-        for s in &sessions {
+        // Each day with its own sessions and events: every summary indexes a
+        // day's events, not the range's.
+        let mut days: HashMap<time::Date, (Vec<SessionFacts>, Vec<EventFact>)> = HashMap::new();
+        let mut day_of_session: HashMap<SessionId, time::Date> = HashMap::new();
+        for s in sessions {
             if let Some(d) = day_of(s.started_at) {
-                by_day.entry(d).or_default().push(s);
+                day_of_session.insert(s.id, d);
+                days.entry(d).or_default().0.push(s);
             }
         }
-        // Each day with its own events only: every summary indexes a day's events, not the range's.
+        for e in events {
+            if let Some(d) = day_of_session.get(&e.session_id) {
+                days.entry(*d).or_default().1.push(e);
+            }
+        }
+        let mut daily = Vec::new();
         let mut day = from;
         while day <= to {
-            let day_sessions = by_day.remove(&day).unwrap_or_default();
-            let ids: std::collections::HashSet<SessionId> = day_sessions.iter().map(|s| s.id).collect();
-            let day_events: Vec<crate::analytics::EventFact> = events
-                .iter()
-                .filter(|e| ids.contains(&e.session_id))
-                .cloned()
-                .collect();
+            let (day_sessions, day_events) = days.remove(&day).unwrap_or_default();
             let date = day.to_string();
-            let start = crate::analytics::start_of(day);
-            let end = day
-                .next_day()
-                .map_or(Timestamp(i64::MAX), crate::analytics::start_of);
+            let start = start_of(day);
+            let end = day.next_day().map_or(Timestamp(i64::MAX), start_of);
             let (orders, sources) = self
                 .inner
                 .cold
                 .attribution_facts(start, end, start.minus(DEFAULT_LOOKBACK))
                 .await?;
-            let mut rows = Vec::new();
-            let mut all = summarize(day_sessions.iter().copied(), &day_events, &steps, None)
+            let mut all = summarize(&day_sessions, &day_events, &steps, None)
                 .remove(&None)
-                .unwrap_or_else(|| crate::analytics::Summary {
-                    funnel: vec![0; steps.len()],
-                    ..Default::default()
-                });
-            // A day's distinct visitors are the daily row's; the range's, per value.
+                .unwrap_or_default();
+            daily.push(DayRow {
+                date: date.clone(),
+                figures: all.figures(),
+            });
+            // A day's distinct visitors are its daily row's; a range's, per value.
             all.visitors.clear();
-            rows.push(DaySummary {
+            let mut rows = vec![DaySummary {
                 date: date.clone(),
                 dimension: ALL.to_owned(),
                 value: None,
                 summary: all,
-            });
+            }];
             for dimension in DIMENSIONS {
-                for (value, summary) in
-                    summarize(day_sessions.iter().copied(), &day_events, &steps, Some(dimension))
-                {
+                for (value, summary) in summarize(&day_sessions, &day_events, &steps, Some(dimension)) {
                     rows.push(DaySummary {
                         date: date.clone(),
                         dimension: (*dimension).to_owned(),
@@ -235,9 +235,8 @@ impl Engine {
                 None => break,
             }
         }
-        let rows = crate::analytics::daily(&sessions, &events, from, to);
-        self.inner.cold.save_rollups(&rows, self.now()).await?;
-        Ok(rows)
+        self.inner.cold.save_rollups(&daily, self.now()).await?;
+        Ok(daily)
     }
 
     /// The summaries per value of `dimension` (one, keyed `None`, without

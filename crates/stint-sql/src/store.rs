@@ -898,21 +898,16 @@ impl PrivacyStore for SqlStore {
             let mut tx = p.begin().await.map_err(cold)?;
             for chunk in sessions.chunks(ROWS_PER_STATEMENT) {
                 let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-                // The visitors leave the summaries of the days their sessions started on.
-                let mut q = QueryBuilder::new(
+                // The visitors leave the summaries of the days their sessions were on.
+                let starts = in_list(
                     "SELECT visitor_id, started_at, last_seen_at FROM sessions WHERE id IN (",
-                );
-                let mut list = q.separated(", ");
-                for id in &ids {
-                    list.push_bind(id.clone());
-                }
-                q.push(")");
-                let starts = q
-                    .build()
-                    .persistent(d.persistent)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(cold)?;
+                    &ids,
+                )
+                .build()
+                .persistent(d.persistent)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(cold)?;
                 let mut gone: HashMap<String, Vec<[u8; 16]>> = HashMap::new();
                 for row in &starts {
                     let visitor: stint_core::VisitorId = row
@@ -920,10 +915,12 @@ impl PrivacyStore for SqlStore {
                         .parse()
                         .map_err(|e| corrupt("visitor id", e))?;
                     // Every day the session was on: its orders count on the day they were placed.
-                    let day_of = |column| {
-                        Ok::<_, stint_core::Error>(stint_core::analytics::day_of(Timestamp(row.int(column)?)))
-                    };
-                    if let (Some(mut day), Some(last)) = (day_of("started_at")?, day_of("last_seen_at")?) {
+                    let (first, last) = (
+                        Timestamp(row.int("started_at")?),
+                        Timestamp(row.int("last_seen_at")?),
+                    );
+                    let day_of = stint_core::analytics::day_of;
+                    if let (Some(mut day), Some(last)) = (day_of(first), day_of(last)) {
                         while day <= last {
                             gone.entry(day.to_string()).or_default().push(visitor.to_bytes());
                             match day.next_day() {
@@ -962,24 +959,13 @@ impl PrivacyStore for SqlStore {
                         .map_err(cold)?;
                     }
                 }
-                let mut q = QueryBuilder::new("DELETE FROM events WHERE session_id IN (");
-                let mut list = q.separated(", ");
-                for id in &ids {
-                    list.push_bind(id.clone());
-                }
-                q.push(")");
-                q.build()
+                in_list("DELETE FROM events WHERE session_id IN (", &ids)
+                    .build()
                     .persistent(d.persistent)
                     .execute(&mut *tx)
                     .await
                     .map_err(cold)?;
-                let mut q = QueryBuilder::new("DELETE FROM sessions WHERE id IN (");
-                let mut list = q.separated(", ");
-                for id in &ids {
-                    list.push_bind(id.clone());
-                }
-                q.push(")");
-                erased += q
+                erased += in_list("DELETE FROM sessions WHERE id IN (", &ids)
                     .build()
                     .persistent(d.persistent)
                     .execute(&mut *tx)
@@ -1003,4 +989,19 @@ impl PrivacyStore for SqlStore {
             Ok(done.rows_affected())
         })
     }
+}
+
+/// `head` (ending in `IN (`) followed by the bound `ids` and `)`.
+fn in_list<DB>(head: &str, ids: &[String]) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut q = QueryBuilder::new(head);
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id.clone());
+    }
+    q.push(")");
+    q
 }

@@ -185,10 +185,32 @@ async fn rolled_up_days_sum_to_what_raw_data_says() {
             rows
         }
     };
-    let mut raw = vec![all_of(None).await];
-    for d in DIMENSIONS {
-        raw.push(all_of(Some(d)).await);
-    }
+    // Every summary: of all sessions, then per dimension.
+    let every_summary = || async {
+        let mut out = vec![all_of(None).await];
+        for d in DIMENSIONS {
+            out.push(all_of(Some(d)).await);
+        }
+        out
+    };
+    // Every attribution of the default lookback: by model, then by source dimension.
+    let every_attribution = || async {
+        let mut out = Vec::new();
+        for model in [Model::First, Model::Last] {
+            for dimension in SOURCE_DIMENSIONS {
+                let query = AttributionQuery {
+                    model,
+                    dimension,
+                    lookback: DEFAULT_LOOKBACK,
+                    limit: 50,
+                };
+                let rows = engine.attribution(first, today, &query).await.unwrap();
+                out.push(((model, *dimension), rows));
+            }
+        }
+        out
+    };
+    let raw = every_summary().await;
     let whole = &raw[0][0].1;
     assert_eq!(whole.sessions, 18);
     assert!(
@@ -202,23 +224,13 @@ async fn rolled_up_days_sum_to_what_raw_data_says() {
         "the regular visitor (on a desktop each day) counts once over the range"
     );
 
-    let mut credited = std::collections::HashMap::new();
-    for model in [Model::First, Model::Last] {
-        for dimension in SOURCE_DIMENSIONS {
-            let query = AttributionQuery {
-                model,
-                dimension,
-                lookback: DEFAULT_LOOKBACK,
-                limit: 50,
-            };
-            let rows = engine.attribution(first, today, &query).await.unwrap();
-            assert_eq!(
-                rows.iter().map(|r| r.orders).sum::<u64>(),
-                6,
-                "every order credited once"
-            );
-            credited.insert((model == Model::First, *dimension), rows);
-        }
+    let credited = every_attribution().await;
+    for ((model, dimension), rows) in &credited {
+        assert_eq!(
+            rows.iter().map(|r| r.orders).sum::<u64>(),
+            6,
+            "{model:?} {dimension}: every order credited once"
+        );
     }
     let short_raw = engine
         .attribution(
@@ -233,9 +245,13 @@ async fn rolled_up_days_sum_to_what_raw_data_says() {
         )
         .await
         .unwrap();
+    let first_by_source = &credited
+        .iter()
+        .find(|(k, _)| *k == (Model::First, "utm_source"))
+        .unwrap()
+        .1;
     assert_ne!(
-        short_raw,
-        credited[&(true, "utm_source")],
+        &short_raw, first_by_source,
         "the regular visitor's first visit is a day before their later orders"
     );
 
@@ -248,31 +264,15 @@ async fn rolled_up_days_sum_to_what_raw_data_says() {
         3,
         "three days rolled up, today not"
     );
-    let mut rolled = vec![all_of(None).await];
-    for d in DIMENSIONS {
-        rolled.push(all_of(Some(d)).await);
-    }
+    let rolled = every_summary().await;
     for (i, (r, w)) in rolled.iter().zip(&raw).enumerate() {
         let name = if i == 0 { "all" } else { DIMENSIONS[i - 1] };
         assert_eq!(r, w, "{name}: rolled up as raw");
     }
     // Attribution: the same from the days' credits as from raw data, and a
     // lookback other than the default still answers (from raw data).
-    for model in [Model::First, Model::Last] {
-        for dimension in SOURCE_DIMENSIONS {
-            let query = AttributionQuery {
-                model,
-                dimension,
-                lookback: DEFAULT_LOOKBACK,
-                limit: 50,
-            };
-            let rolled = engine.attribution(first, today, &query).await.unwrap();
-            assert_eq!(
-                rolled,
-                credited[&(model == Model::First, *dimension)],
-                "{model:?} {dimension}"
-            );
-        }
+    for (rolled, raw) in every_attribution().await.iter().zip(&credited) {
+        assert_eq!(rolled, raw, "{:?}: rolled up as raw", raw.0);
     }
     let short = AttributionQuery {
         model: Model::First,

@@ -286,32 +286,17 @@ fn rollup_rolls_up_past_days_from_the_command_line() {
 /// warning, and the service starts on its local tier.
 #[test]
 fn an_unreachable_redis_at_start_up_is_one_warning() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stint"))
-        .env_clear()
-        .env("STINT_DATA_DIR", dir.path())
-        .env("REDIS_URL", format!("redis://127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let listening = out
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("stint listening on"));
-    let _ = child.kill();
-    let err = child.wait_with_output().unwrap().stderr;
-    let err = String::from_utf8_lossy(&err);
+    let (listening, err) = serve_until_listening(&[
+        ("STINT_DATA_DIR", dir.path().to_str().unwrap()),
+        ("REDIS_URL", &format!("redis://127.0.0.1:{port}")),
+        ("RUST_LOG", "warn"),
+    ]);
     assert!(listening, "it starts all the same: {err}");
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("REDIS_URL")).collect();
     assert_eq!(warnings.len(), 1, "{err}");
@@ -323,13 +308,24 @@ fn an_unreachable_redis_at_start_up_is_one_warning() {
 /// admin token given).
 #[test]
 fn a_missing_data_directory_is_created_for_the_secrets_kept_in_it() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("not/yet");
+    let (listening, err) = serve_until_listening(&[
+        ("STINT_DATA_DIR", data.to_str().unwrap()),
+        ("STINT_ADMIN_TOKEN", "an-admin-token-of-some-length"),
+    ]);
+    assert!(listening, "{err}");
+    assert!(data.join("service_key").exists());
+}
+
+/// Starts `stint serve` with only `env` (and `NO_COLOR`), waits until it
+/// says it listens (or exits), stops it, and returns whether it listened
+/// and what it wrote to stderr.
+fn serve_until_listening(env: &[(&str, &str)]) -> (bool, String) {
+    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_stint"))
         .env_clear()
-        .env("STINT_DATA_DIR", &data)
-        .env("STINT_ADMIN_TOKEN", "an-admin-token-of-some-length")
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
@@ -343,6 +339,5 @@ fn a_missing_data_directory_is_created_for_the_secrets_kept_in_it() {
         .any(|l| l.starts_with("stint listening on"));
     let _ = child.kill();
     let err = child.wait_with_output().unwrap().stderr;
-    assert!(listening, "{}", String::from_utf8_lossy(&err));
-    assert!(data.join("service_key").exists());
+    (listening, String::from_utf8_lossy(&err).into_owned())
 }

@@ -31,7 +31,8 @@ use crate::{PostgresUrl, StoreError, migrate};
 /// The connection pool of one backend.
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    /// The pool, and whether its database is a file (not in memory).
+    Sqlite(SqlitePool, bool),
     /// The pool, and whether a pooler in transaction mode stands between
     /// (see [`PostgresUrl`](crate::PostgresUrl)).
     Postgres(PgPool, bool),
@@ -52,7 +53,7 @@ macro_rules! on_pool {
     };
     (pool $store:expr, |$p:ident, $d:ident| $body:expr) => {
         match &$store.pool {
-            $crate::store::Pool::Sqlite($p) => {
+            $crate::store::Pool::Sqlite($p, _) => {
                 #[allow(unused_variables)]
                 let $d = &$crate::store::SQLITE;
                 $body
@@ -66,13 +67,26 @@ macro_rules! on_pool {
     };
     (@ $pool:expr, |$p:ident, $d:ident| $body:expr) => {
         match $pool {
-            $crate::store::Pool::Sqlite(pool) => {
+            $crate::store::Pool::Sqlite(pool, file) => {
                 #[allow(unused_variables)]
                 let $d = &$crate::store::SQLITE;
                 let mut conn = pool.acquire().await.map_err(stint_core::Error::cold)?;
-                #[allow(unused_mut)]
-                let mut $p: &mut sqlx::SqliteConnection = &mut *conn;
-                $body
+                let out: stint_core::Result<_> = async {
+                    #[allow(unused_mut)]
+                    let mut $p: &mut sqlx::SqliteConnection = &mut *conn;
+                    $body
+                }
+                .await;
+                if out.is_err() && *file {
+                    // SQLite rolls a transaction back by itself on some errors
+                    // (a full disk, a lock held too long) while sqlx still
+                    // counts it open: that connection's next transaction would
+                    // be a savepoint inside nothing, and never commit. A new
+                    // connection starts clean. (An in-memory database lives in
+                    // its one connection: that one is kept.)
+                    conn.close_on_drop();
+                }
+                out
             }
             $crate::store::Pool::Postgres(pool, false) => {
                 #[allow(unused_variables)]
@@ -365,8 +379,8 @@ impl SqlStore {
             migrate::sqlite(&mut conn).await?;
         }
         Ok(Self {
-            pool: Pool::Sqlite(pool),
-            writes: Pool::Sqlite(writes),
+            pool: Pool::Sqlite(pool, !in_memory),
+            writes: Pool::Sqlite(writes, !in_memory),
         })
     }
 
@@ -405,7 +419,7 @@ impl SqlStore {
     pub async fn close(&self) {
         for pool in [&self.pool, &self.writes] {
             match pool {
-                Pool::Sqlite(p) => p.close().await,
+                Pool::Sqlite(p, _) => p.close().await,
                 Pool::Postgres(p, _) => p.close().await,
             }
         }
@@ -973,8 +987,8 @@ impl PrivacyStore for SqlStore {
                     .map_err(cold)?
                     .rows_affected();
             }
-            tx.commit().await.map_err(cold)?;
-        });
+            tx.commit().await.map_err(cold)
+        })?;
         Ok(erased)
     }
 

@@ -1,7 +1,8 @@
 //! A full disk under the data directory (a small tmpfs the test mounts, so
 //! it runs as root, as `scripts/test` does): requests are still answered,
-//! returning visitors keep their sessions, `/readyz` names the journal (and
-//! SQLite, when the database is on that disk), and once space returns
+//! returning visitors keep their sessions, `/readyz` names the journal once
+//! the space it reserved is used up (and SQLite, when the database is on
+//! that disk), and once space returns
 //! everything recovers: every page view of the window reaches the durable
 //! store, nothing written before is corrupted, and a restart replays cleanly.
 
@@ -79,6 +80,19 @@ async fn session_id(b: &reqwest::Client, s: &Server) -> (String, u64) {
     )
 }
 
+/// `n` product pages for `browser`, each answered; returns `n`.
+async fn product_pages(browser: &reqwest::Client, s: &Server, n: u64) -> u64 {
+    for i in 0..n {
+        let r = browser
+            .get(s.url(&format!("/api/storefront/products/p-{}", 1 + i % 6)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "answered with the disk full");
+    }
+    n
+}
+
 fn sqlite_is_intact(db: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -111,16 +125,7 @@ async fn a_full_disk_degrades_the_service_and_loses_nothing_it_survives() {
     let (sid, first) = session_id(&browser, &s).await;
 
     let filler = disk.fill();
-    let mut views = first;
-    for i in 0..30 {
-        let r = browser
-            .get(s.url(&format!("/api/storefront/products/p-{}", 1 + i % 6)))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "answered with the disk full");
-        views += 1;
-    }
+    let mut views = first + product_pages(&browser, &s, 30).await;
     for _ in 0..10 {
         let r = s
             .plain()
@@ -130,12 +135,26 @@ async fn a_full_disk_degrades_the_service_and_loses_nothing_it_survives() {
             .unwrap();
         assert_eq!(r.status(), 200, "new visitors are answered too");
     }
+    // The journal writes into space it reserved before the disk filled;
+    // once that is used up it cannot open another segment, and says so.
+    let mut failing = Vec::new();
+    for round in 0.. {
+        let status;
+        (status, failing) = readiness(&s).await;
+        if failing.iter().any(|f| f == "journal") {
+            assert_eq!(status, 503, "{failing:?}");
+            break;
+        }
+        assert!(
+            round < 100,
+            "the journal never reported the full disk: {failing:?}"
+        );
+        views += product_pages(&browser, &s, 100).await;
+    }
     let (same, now) = session_id(&browser, &s).await;
     views += 1;
     assert_eq!(same, sid, "the returning visitor keeps the session");
     assert_eq!(now, views, "and every page view is counted");
-    let (status, failing) = readiness(&s).await;
-    assert_eq!(status, 503, "{failing:?}");
     assert!(failing.iter().any(|f| f == "journal"), "{failing:?}");
 
     // Space returns: the service recovers by itself.

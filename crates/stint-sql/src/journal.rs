@@ -5,7 +5,15 @@
 //! - Each process writes its own directory, `journal/<id>/`, locked while it
 //!   runs (an advisory file lock the operating system drops with the process).
 //!   A record is one frame, `u32` length then MessagePack, in numbered
-//!   segments of a few MiB.
+//!   segments; a zero length ends a segment.
+//! - A segment's space is reserved when it is opened (`fallocate`) and the
+//!   file is mapped into memory (`MAP_SHARED`): appending is a copy, no
+//!   system call. The mapped pages belong to the kernel's page cache, so they
+//!   outlive the process as a `write` would. A group of frames is copied
+//!   length last, after a fence: a process killed half-way leaves a zero
+//!   length, and the replay sees none of the group. Because the space is
+//!   reserved, a full disk fails the opening of a segment (an error the
+//!   writer reports), never a copy into the mapping.
 //! - Records reach the queue in the order they reach the journal (one lock
 //!   covers both), and the writer commits the queue in order: once a batch
 //!   with a record of segment *n* is committed, every earlier segment is, and
@@ -15,15 +23,16 @@
 //!   that is gone: its records are written to the cold store (writing is
 //!   idempotent: events by id, snapshots by version, ends for good) and the
 //!   directory is deleted. Any instance may adopt another's orphans.
-//! - A frame is one `write` system call: the kernel keeps it when the process
-//!   dies. It is not `fsync`ed, so a crash of the whole machine can lose the
-//!   last seconds.
+//! - Nothing is `fsync`ed, so a crash of the whole machine can lose the last
+//!   seconds.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{Ordering, fence};
 
+use memmap2::{MmapMut, MmapOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use stint_core::store::{EndReason, Record};
@@ -32,8 +41,11 @@ use stint_core::{
 };
 use uuid::Uuid;
 
-/// Segments are closed past this size.
-const SEGMENT_BYTES: u64 = 4 << 20;
+/// The space reserved for a segment (more for a larger group of records).
+/// Small enough that a full disk shows within a few thousand page views, and
+/// that committed records leave the disk soon; large enough that opening
+/// segments costs nothing per record.
+const SEGMENT_BYTES: usize = 256 << 10;
 
 /// A frame larger than this is taken for garbage (a torn tail).
 const MAX_FRAME: usize = 64 << 20;
@@ -44,9 +56,11 @@ pub(crate) struct Journal {
     dir: PathBuf,
     /// Held for the process's life: the lock that says the directory is in use.
     _lock: File,
-    file: File,
+    /// The segment being appended to; none after a segment could not be
+    /// opened (a full disk), until one can.
+    open: Option<Segment>,
+    /// The number of the last segment opened.
     segment: u64,
-    bytes: u64,
     buf: Vec<u8>,
     /// Segments with a record the queue refused: kept for the next start.
     pinned: BTreeSet<u64>,
@@ -54,10 +68,15 @@ pub(crate) struct Journal {
     oldest: u64,
     /// Closed by a clean shutdown: nothing more is appended.
     closed: bool,
-    /// A failed write left part of a frame that could not be cut off: the
-    /// next append starts a new segment, so that the replay, which stops at
-    /// a torn frame, reads every later record.
-    torn: bool,
+}
+
+/// A segment file, its reserved space mapped.
+#[derive(Debug)]
+struct Segment {
+    file: File,
+    map: MmapMut,
+    /// The bytes written so far.
+    len: usize,
 }
 
 fn io(what: &str, e: std::io::Error) -> Error {
@@ -76,31 +95,23 @@ impl Journal {
         let lock = File::create(dir.join("lock")).map_err(|e| io("creating its lock", e))?;
         lock.try_lock()
             .map_err(|e| Error::cold(format!("journal: locking: {e}")))?;
-        let file = open_segment(&dir, 0)?;
+        let open = Segment::open(&segment_path(&dir, 0), SEGMENT_BYTES)?;
         Ok(Journal {
             dir,
             _lock: lock,
-            file,
+            open: Some(open),
             segment: 0,
-            bytes: 0,
             buf: Vec::with_capacity(512),
             pinned: BTreeSet::new(),
             oldest: 0,
             closed: false,
-            torn: false,
         })
     }
 
-    /// Appends `records` with one write, all in one segment; returns it.
+    /// Appends `records` as one group, all in one segment; returns it.
     pub(crate) fn append_all(&mut self, records: &[Record]) -> Result<u64> {
         if self.closed {
             return Err(Error::WriterClosed);
-        }
-        if self.torn || self.bytes >= SEGMENT_BYTES {
-            self.file = open_segment(&self.dir, self.segment + 1)?;
-            self.segment += 1;
-            self.bytes = 0;
-            self.torn = false;
         }
         self.buf.clear();
         for record in records {
@@ -109,18 +120,28 @@ impl Journal {
             rmp_serde::encode::write(&mut self.buf, &EntryRef::from(record))
                 .map_err(|e| Error::cold(format!("journal: encoding: {e}")))?;
             let len = u32::try_from(self.buf.len() - start - 4)
-                .map_err(|_| Error::cold("journal: record too large"))?;
+                .ok()
+                .filter(|&n| n as usize <= MAX_FRAME)
+                .ok_or_else(|| Error::cold("journal: record too large"))?;
             self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
         }
-        if let Err(e) = self.file.write_all(&self.buf) {
-            // A full disk can take part of the frame: cut it off (truncating
-            // frees space, so it works on a full disk), or leave the segment.
-            if self.file.set_len(self.bytes).is_err() {
-                self.torn = true;
+        // Room for the group and the zero length that ends the segment.
+        let needed = self.buf.len() + 4;
+        let segment = match self.open.as_mut() {
+            Some(s) if s.room() >= needed => s,
+            _ => {
+                let next = self.segment + 1;
+                let opened = Segment::open(&segment_path(&self.dir, next), needed.max(SEGMENT_BYTES))?;
+                if let Some(full) = self.open.replace(opened) {
+                    full.close();
+                }
+                self.segment = next;
+                self.open
+                    .as_mut()
+                    .ok_or_else(|| Error::cold("journal: no segment"))?
             }
-            return Err(io("appending", e));
-        }
-        self.bytes += self.buf.len() as u64;
+        };
+        segment.append(&self.buf);
         Ok(self.segment)
     }
 
@@ -143,6 +164,9 @@ impl Journal {
     /// holds records that were never queued.
     pub(crate) fn close(&mut self) {
         self.closed = true;
+        if let Some(open) = self.open.take() {
+            open.close();
+        }
         if self.pinned.is_empty() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
@@ -155,12 +179,75 @@ impl Journal {
     }
 }
 
-fn open_segment(dir: &Path, n: u64) -> Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(segment_path(dir, n))
-        .map_err(|e| io("opening a segment", e))
+impl Segment {
+    /// Creates the segment at `path` with `bytes` of space reserved, mapped.
+    fn open(path: &Path, bytes: usize) -> Result<Segment> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| io("opening a segment", e))?;
+        let reserved = reserve(&file, bytes).and_then(|()| map(&file, bytes));
+        match reserved {
+            Ok(map) => Ok(Segment { file, map, len: 0 }),
+            Err(e) => {
+                // A full disk: nothing is left behind for the replay to read.
+                let _ = std::fs::remove_file(path);
+                Err(io("reserving a segment", e))
+            }
+        }
+    }
+
+    fn room(&self) -> usize {
+        self.map.len() - self.len
+    }
+
+    /// Copies `frames` (one or more, each with its length) in, the first
+    /// length last: until it is there, the replay reads none of them.
+    fn append(&mut self, frames: &[u8]) {
+        let at = self.len;
+        self.map[at + 4..at + frames.len()].copy_from_slice(&frames[4..]);
+        fence(Ordering::Release);
+        self.map[at..at + 4].copy_from_slice(&frames[..4]);
+        self.len += frames.len();
+    }
+
+    /// Unmaps the segment and gives back the space it did not use.
+    fn close(self) {
+        let Segment { file, map, len } = self;
+        drop(map);
+        let _ = file.set_len(len as u64);
+    }
+}
+
+/// Allocates the file's blocks, so that no later store into the mapping
+/// needs the disk to have room (it would be a `SIGBUS`).
+fn reserve(file: &File, bytes: usize) -> std::io::Result<()> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, bytes as u64) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP => {
+            // A filesystem without `fallocate`: zeros take the space as well.
+            let mut file = file;
+            file.write_all(&vec![0; bytes])?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Maps a segment's reserved space.
+///
+/// `unsafe` because the mapping would fault if another process truncated
+/// the file. None does: the segment is in a directory this process holds
+/// locked, no Stint process reads a locked journal, and the file is only
+/// shortened (by [`Segment::close`]) after it is unmapped. See
+/// ARCHITECTURE.md, "The journal's memory mapping".
+#[allow(unsafe_code)]
+fn map(file: &File, bytes: usize) -> std::io::Result<MmapMut> {
+    // SAFETY: see above; the mapping lives inside its `Segment` with the
+    // file, and nothing else in this process maps or writes the file.
+    unsafe { MmapOptions::new().len(bytes).map_mut(file) }
 }
 
 /// The journals under `root` whose process is gone: their directories and
@@ -217,6 +304,10 @@ fn read_segment(path: &Path, into: &mut Vec<Record>) -> Result<()> {
     let mut at = 0;
     while at + 4 <= bytes.len() {
         let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        if len == 0 {
+            // The end of what was written in a segment's reserved space.
+            break;
+        }
         let Some(frame) = bytes.get(at + 4..at + 4 + len).filter(|_| len <= MAX_FRAME) else {
             tracing::warn!(segment = %path.display(), "journal: a torn frame at the end, ignored");
             break;
@@ -515,11 +606,69 @@ mod tests {
             j.append_all(std::slice::from_ref(r)).unwrap();
         }
         let seg = segment_path(&j.dir, 0);
+        let end = j.open.as_ref().unwrap().len as u64;
         drop(j);
-        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        // A length that promises more than the segment holds.
+        let mut f = OpenOptions::new().write(true).open(&seg).unwrap();
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(end)).unwrap();
         f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        f.set_len(end + 7).unwrap();
         let found = orphans(root.path()).unwrap();
         assert_eq!(found[0].1, written);
+    }
+
+    #[test]
+    fn a_group_whose_first_length_never_landed_is_not_read() {
+        let root = tempfile::tempdir().unwrap();
+        let written = records();
+        let mut j = Journal::create(root.path()).unwrap();
+        j.append_all(&written[..1]).unwrap();
+        let seg = segment_path(&j.dir, 0);
+        let end = j.open.as_ref().unwrap().len;
+        // A process killed while copying a group: every byte but the first
+        // length is in place.
+        j.append_all(&written[1..]).unwrap();
+        let used = j.open.as_ref().unwrap().len;
+        j.open.as_mut().unwrap().map[end..end + 4].fill(0);
+        drop(j);
+        let bytes = std::fs::read(&seg).unwrap();
+        assert!(
+            bytes[end + 4..used].iter().any(|&b| b != 0),
+            "the group's bytes are there"
+        );
+        let found = orphans(root.path()).unwrap();
+        assert_eq!(found[0].1, written[..1], "but none of its records is read");
+    }
+
+    #[test]
+    fn a_segment_reserves_its_space_and_gives_back_what_it_did_not_use() {
+        let root = tempfile::tempdir().unwrap();
+        let mut j = Journal::create(root.path()).unwrap();
+        let r = &records()[1];
+        j.append_all(std::slice::from_ref(r)).unwrap();
+        let first = segment_path(&j.dir, 0);
+        let used = j.open.as_ref().unwrap().len as u64;
+        let meta = std::fs::metadata(&first).unwrap();
+        assert_eq!(meta.len(), SEGMENT_BYTES as u64);
+        // Allocated, not a hole: a full disk cannot fault a copy later.
+        assert!(
+            std::os::unix::fs::MetadataExt::blocks(&meta) * 512 >= SEGMENT_BYTES as u64,
+            "{meta:?}"
+        );
+        while j.append_all(std::slice::from_ref(r)).unwrap() == 0 {}
+        let closed = std::fs::metadata(&first).unwrap().len();
+        assert!(closed > used && closed < SEGMENT_BYTES as u64, "{closed}");
+        // A group larger than a segment gets a segment of its own size.
+        let mut big = records()[0].clone();
+        if let Record::Snapshot { session, .. } = &mut big {
+            std::sync::Arc::make_mut(&mut session.data)
+                .insert("blob".into(), json!("x".repeat(SEGMENT_BYTES * 2)));
+        }
+        let n = j.append_all(std::slice::from_ref(&big)).unwrap();
+        assert_eq!(n, 2);
+        drop(j);
+        let found = orphans(root.path()).unwrap();
+        assert_eq!(found[0].1.last(), Some(&big));
     }
 
     #[test]

@@ -28,7 +28,7 @@
 //! # });
 //! ```
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod batch;

@@ -276,7 +276,7 @@ impl Writer {
         }
     }
 
-    /// Journals `records` with one write (if there is a journal), then queues
+    /// Journals `records` as one group (if there is a journal), then queues
     /// them, under one lock: the queue's order is the journal's. The last
     /// record is queued as `last` makes it (a commit carries its waiter).
     ///
@@ -360,7 +360,7 @@ impl Sink for Writer {
     }
 }
 
-/// Journals `records` with one write and returns their segment; a failure is
+/// Journals `records` as one group and returns their segment; a failure is
 /// counted, and the records are queued all the same (segment 0). The log
 /// says when the journal starts failing and when it works again, not at
 /// every record.

@@ -198,6 +198,80 @@ pub async fn events_are_kept_in_order_and_written_once(store: Arc<dyn ColdStore>
     assert!(store.events(&session(T0).id).await.unwrap().is_empty());
 }
 
+/// Each session's events are its own, in order, however they interleave in
+/// time with other sessions' (an order an hour after the last page view
+/// included); erasing one session leaves the others' alone; and analytics
+/// counts each session's events besides page views, which decide a bounce.
+pub async fn interleaved_sessions_keep_their_own_events(store: Arc<dyn ColdStore>) {
+    let sessions: Vec<SessionRecord> = (0..3).map(|i| session(T0.plus_secs(10 * i))).collect();
+    for s in &sessions {
+        put(&store, s).await;
+    }
+    let mut written: Vec<Vec<Event>> = vec![Vec::new(); 3];
+    let mut batch = Vec::new();
+    for n in 0..30u64 {
+        let i = (n % 3) as usize;
+        let s = &sessions[i];
+        let e = Event::new(s.id, s.visitor_id, kinds::PAGE_VIEW, T0.plus_secs(20 + 7 * n)).page("/p");
+        written[i].push(e.clone());
+        batch.push(Record::PageView {
+            event: e,
+            page_views: n / 3 + 1,
+        });
+    }
+    // The second session comes back an hour later to order; the third adds
+    // to its cart between two page views.
+    let (order, cart) = (
+        Event::new(
+            sessions[1].id,
+            sessions[1].visitor_id,
+            kinds::ORDER_COMPLETED,
+            T0.plus_secs(3600),
+        )
+        .metadata(json!({"total": 20.0})),
+        Event::new(
+            sessions[2].id,
+            sessions[2].visitor_id,
+            kinds::ADD_TO_CART,
+            T0.plus_secs(50),
+        ),
+    );
+    written[1].push(order.clone());
+    written[2].insert(1, cart.clone());
+    batch.push(Record::Event(cart));
+    store.write(&batch).await.unwrap();
+    store.write(&[Record::Event(order)]).await.unwrap();
+    for (s, mine) in sessions.iter().zip(&written) {
+        let ids: Vec<_> = store.events(&s.id).await.unwrap().iter().map(|e| e.id).collect();
+        let want: Vec<_> = mine.iter().map(|e| e.id).collect();
+        assert_eq!(ids, want, "session {}", s.id);
+    }
+    let (facts, events) = store
+        .analytics_facts(T0, T0.plus_secs(86_400), None)
+        .await
+        .unwrap();
+    let other = |i: usize| {
+        facts
+            .iter()
+            .find(|f| f.id == sessions[i].id)
+            .map(|f| f.other_events)
+    };
+    assert_eq!((other(0), other(1), other(2)), (Some(0), Some(1), Some(1)));
+    assert_eq!(
+        events.len(),
+        2,
+        "the order and the cart, no page view: {events:?}"
+    );
+    assert_eq!(store.erase(&[sessions[1].id]).await.unwrap(), 1);
+    assert!(store.events(&sessions[1].id).await.unwrap().is_empty());
+    for i in [0, 2] {
+        assert_eq!(
+            store.events(&sessions[i].id).await.unwrap().len(),
+            written[i].len()
+        );
+    }
+}
+
 /// After an end, no snapshot reopens the session or brings its token back.
 pub async fn an_ended_session_stays_ended(store: Arc<dyn ColdStore>) {
     let s = session(T0);

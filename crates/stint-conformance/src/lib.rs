@@ -64,6 +64,7 @@ macro_rules! cold_store_suite {
                 newer_snapshots_win_in_any_order,
                 page_views_advance_counters_and_never_rewind,
                 events_are_kept_in_order_and_written_once,
+                interleaved_sessions_keep_their_own_events,
                 an_ended_session_stays_ended,
                 listing_filters_and_pages,
                 customer_sessions_are_the_open_ones,

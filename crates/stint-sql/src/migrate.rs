@@ -33,6 +33,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "day summaries",
         include_str!("../migrations/sqlite/0005_day_summaries.sql"),
     ),
+    (
+        6,
+        "events by time",
+        include_str!("../migrations/sqlite/0006_events_by_time.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -61,6 +66,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "day summaries",
         include_str!("../migrations/postgres/0005_day_summaries.sql"),
+    ),
+    (
+        6,
+        "events by time",
+        include_str!("../migrations/postgres/0006_events_by_time.sql"),
     ),
 ];
 

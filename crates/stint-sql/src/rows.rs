@@ -162,7 +162,8 @@ pub(crate) fn session_facts(row: &impl RowExt) -> Result<SessionFacts> {
         last_seen_at: Timestamp(row.int("last_seen_at")?),
         page_views: unsigned(row.int("page_views")?),
         converted: row.int("converted")? != 0,
-        other_events: unsigned(row.int("other_events")?),
+        // Counted from the events (see `analytics_facts`).
+        other_events: 0,
         dimensions: dimensions(row, stint_core::analytics::DIMENSIONS)?,
     })
 }

@@ -258,6 +258,19 @@ pub struct SqlStore {
 /// handful of statements rather than one per record.
 const ROWS_PER_STATEMENT: usize = 256;
 
+/// How far outside its session's span (`started_at` to `last_seen_at`) an
+/// event is still looked for: the instances sharing a Redis stamp times
+/// with their own clocks, which may differ by this much.
+const SPAN_SLACK_MS: i64 = 60_000;
+
+/// The event kinds analytics reads besides page views (the funnel's steps).
+const FUNNEL_KINDS: [&str; 4] = [
+    "customer_login",
+    "add_to_cart",
+    "checkout_started",
+    "order_completed",
+];
+
 fn cold(e: sqlx::Error) -> Error {
     Error::cold(e)
 }
@@ -597,12 +610,17 @@ impl HistoryStore for SqlStore {
     }
 
     async fn events(&self, id: &SessionId) -> Result<Vec<Event>> {
-        const SQL: &str = "SELECT id, session_id, visitor_id, kind, page, product_id, metadata, at FROM events \
-                           WHERE session_id = $1 ORDER BY at, id";
+        // Within the session's span, by the index by time (events have no
+        // index by session: see migration 6).
+        const SQL: &str = "SELECT e.id, e.session_id, e.visitor_id, e.kind, e.page, e.product_id, e.metadata, e.at \
+                           FROM sessions s CROSS JOIN events e \
+                           WHERE s.id = $1 AND e.at >= s.started_at - $2 AND e.at <= s.last_seen_at + $2 \
+                             AND e.session_id = s.id ORDER BY e.at, e.id";
         on_pool!(self, |p, d| {
             let rows = sqlx::query(SQL)
                 .persistent(d.persistent)
                 .bind(id.to_string())
+                .bind(SPAN_SLACK_MS)
                 .fetch_all(p)
                 .await
                 .map_err(cold)?;
@@ -685,42 +703,56 @@ impl AnalyticsStore for SqlStore {
         // not to be tracked keep none.
         const SESSIONS: &str = "SELECT s.id, s.visitor_id, s.started_at, s.last_seen_at, s.page_views, s.converted, \
              s.device, s.browser, s.os, s.country, s.city, s.utm_source, s.utm_medium, s.utm_campaign, s.referrer, \
-             s.landing_page, \
-             (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id \
-                AND e.kind NOT IN ('session_start', 'page_view')) AS other_events \
-             FROM sessions s WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL";
-        // From the range's sessions (by their start) to their events, never
-        // the other way: SQLite would otherwise walk every event by time to
-        // save the sort. Sorted per session, as analytics reads them.
-        const EVENTS: &str = "SELECT e.session_id, e.kind, e.page, e.metadata, e.at FROM sessions s \
-             CROSS JOIN events e \
-             WHERE e.session_id = s.id AND s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL \
-               AND (e.kind IN ('customer_login', 'add_to_cart', 'checkout_started', 'order_completed') \
-                    OR (e.kind = 'page_view' AND $3 AND e.page LIKE $4)) \
-             ORDER BY e.session_id, e.at, e.id";
+             s.landing_page FROM sessions s \
+             WHERE s.started_at >= $1 AND s.started_at < $2 AND s.landing_page IS NOT NULL";
+        // Their events lie between the first start and the last time one of
+        // them was seen: one range of the index by time, sorted per session
+        // as analytics reads them. Page views are most events: they come
+        // only when asked for.
+        const EVENTS: &str = "SELECT session_id, kind, page, metadata, at FROM events \
+             WHERE at >= $1 AND at <= $2 \
+               AND (kind NOT IN ('session_start', 'page_view') OR (kind = 'page_view' AND $3 AND page LIKE $4)) \
+             ORDER BY session_id, at, id";
         on_pool!(self, |p, d| {
-            let sessions = sqlx::query(SESSIONS)
+            let rows = sqlx::query(SESSIONS)
                 .persistent(d.persistent)
                 .bind(ms(from))
                 .bind(ms(to))
                 .fetch_all(&mut *p)
                 .await
                 .map_err(cold)?;
-            // Page views are most events: they come only when asked for.
+            let mut sessions = rows.iter().map(rows::session_facts).collect::<Result<Vec<_>>>()?;
+            let Some(last) = sessions.iter().map(|s| ms(s.last_seen_at)).max() else {
+                return Ok((sessions, Vec::new()));
+            };
             let pattern = pages.map(|p| format!("{}%", p.replace(['%', '_'], "")));
-            let events = sqlx::query(EVENTS)
+            let rows = sqlx::query(EVENTS)
                 .persistent(d.persistent)
-                .bind(ms(from))
-                .bind(ms(to))
+                .bind(ms(from) - SPAN_SLACK_MS)
+                .bind(last + SPAN_SLACK_MS)
                 .bind(pattern.is_some())
                 .bind(pattern.unwrap_or_default())
                 .fetch_all(p)
                 .await
                 .map_err(cold)?;
-            Ok((
-                sessions.iter().map(rows::session_facts).collect::<Result<_>>()?,
-                events.iter().map(rows::event_fact).collect::<Result<_>>()?,
-            ))
+            let index: HashMap<SessionId, usize> =
+                sessions.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+            let mut events = Vec::new();
+            for row in &rows {
+                let event = rows::event_fact(row)?;
+                // The range also holds other sessions' events.
+                let Some(&i) = index.get(&event.session_id) else {
+                    continue;
+                };
+                if event.kind != "page_view" {
+                    // A bounce is one page view and nothing else.
+                    sessions[i].other_events += 1;
+                }
+                if event.kind == "page_view" || FUNNEL_KINDS.contains(&event.kind.as_str()) {
+                    events.push(event);
+                }
+            }
+            Ok((sessions, events))
         })
     }
 
@@ -973,8 +1005,17 @@ impl PrivacyStore for SqlStore {
                         .map_err(cold)?;
                     }
                 }
-                in_list("DELETE FROM events WHERE session_id IN (", &ids)
-                    .build()
+                // Each session's events within its span (see `events`).
+                let mut q = in_list(
+                    &format!(
+                        "DELETE FROM events WHERE id IN (SELECT e.id FROM sessions s CROSS JOIN events e \
+                         WHERE e.at >= s.started_at - {SPAN_SLACK_MS} AND e.at <= s.last_seen_at + {SPAN_SLACK_MS} \
+                           AND e.session_id = s.id AND s.id IN ("
+                    ),
+                    &ids,
+                );
+                q.push(")");
+                q.build()
                     .persistent(d.persistent)
                     .execute(&mut *tx)
                     .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use stint_core::event::{Event, kinds};
 use stint_core::store::{HistoryStore, Record, Sink};
-use stint_core::{SessionId, Timestamp, VisitorId};
+use stint_core::{Attributes, SessionId, SessionRecord, Timestamp, VisitorId};
 use stint_sql::{SqlStore, Writer, WriterConfig};
 
 /// Far longer than any of the waits below: a call that waited for the
@@ -29,6 +29,21 @@ async fn lingering() -> (Arc<SqlStore>, Writer, stint_sql::WriterTask, tempfile:
     (store, writer, task, dir)
 }
 
+/// A session the store knows: its events are found through its row.
+async fn known_session(store: &SqlStore) -> (SessionId, VisitorId) {
+    let session = SessionRecord::new(
+        VisitorId::new(),
+        Attributes::default(),
+        Timestamp(1_795_000_000_000),
+    );
+    let ids = (session.id, session.visitor_id);
+    store
+        .write(&[Record::Snapshot { session, token: None }])
+        .await
+        .unwrap();
+    ids
+}
+
 fn page_view(session: SessionId, visitor: VisitorId, n: i64) -> Record {
     Record::Event(Event::new(
         session,
@@ -41,7 +56,7 @@ fn page_view(session: SessionId, visitor: VisitorId, n: i64) -> Record {
 #[tokio::test]
 async fn a_flush_ends_the_linger_and_finds_every_record_stored() {
     let (store, writer, task, _dir) = lingering().await;
-    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let (session, visitor) = known_session(&store).await;
     for n in 0..3 {
         writer.send(page_view(session, visitor, n)).await.unwrap();
     }
@@ -61,7 +76,7 @@ async fn a_flush_ends_the_linger_and_finds_every_record_stored() {
 #[tokio::test]
 async fn a_commit_during_the_linger_is_written_at_once() {
     let (store, writer, task, _dir) = lingering().await;
-    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let (session, visitor) = known_session(&store).await;
     writer.send(page_view(session, visitor, 0)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     // `commit` gives up after its own timeout (2 s) were it to wait for the
@@ -74,7 +89,7 @@ async fn a_commit_during_the_linger_is_written_at_once() {
 #[tokio::test]
 async fn a_shutdown_during_the_linger_writes_what_was_queued() {
     let (store, writer, task, _dir) = lingering().await;
-    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let (session, visitor) = known_session(&store).await;
     writer.send(page_view(session, visitor, 0)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     tokio::time::timeout(PATIENCE, task.shutdown())
@@ -105,7 +120,7 @@ async fn a_full_queue_with_a_journal_makes_senders_wait_and_never_stalls() {
     )
     .await
     .unwrap();
-    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let (session, visitor) = known_session(&store).await;
     let senders: Vec<_> = (0..SENDERS)
         .map(|s| {
             let writer = writer.clone();
@@ -162,9 +177,9 @@ async fn a_failing_store_neither_holds_senders_nor_the_shutdown_and_the_journal_
     let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn HistoryStore>, config, &root)
         .await
         .unwrap();
+    let (session, visitor) = known_session(&store).await;
     // Every write fails from here on.
     store.close().await;
-    let (session, visitor) = (SessionId::new(), VisitorId::new());
     let mut refused = 0;
     for n in 0..40 {
         let sent = tokio::time::timeout(PATIENCE, writer.send(page_view(session, visitor, n)))
@@ -250,7 +265,7 @@ impl HistoryStore for Poisoned {
 /// are committed: their commit must not delete the segment that holds it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_given_up_at_shutdown_is_kept_though_later_ones_commit() {
-    // More than one journal segment (4 MiB) of page views.
+    // Many journal segments (256 KiB each) of page views.
     const RECORDS: i64 = 60_000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stint.db");
@@ -265,7 +280,7 @@ async fn a_batch_given_up_at_shutdown_is_kept_though_later_ones_commit() {
     let (writer, task, _) = Writer::spawn_journaled(store.clone() as Arc<dyn HistoryStore>, config, &root)
         .await
         .unwrap();
-    let (session, visitor) = (SessionId::new(), VisitorId::new());
+    let (session, visitor) = known_session(&store.0).await;
     let poison = Event::new(session, visitor, kinds::PAGE_VIEW, Timestamp(1_795_000_000_000)).page(POISON);
     writer.send(Record::Event(poison)).await.unwrap();
     // The first batch now fails again and again; the rest wait in the queue.

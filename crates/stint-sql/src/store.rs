@@ -24,7 +24,7 @@ use stint_core::event::Event;
 use stint_core::store::{AnalyticsStore, ColdStats, HistoryStore, PrivacyStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
 
-use crate::batch::Folded;
+use crate::batch::{Folded, Snapshot};
 use crate::rows::{self, RowExt, corrupt, session_columns};
 use crate::{PostgresUrl, StoreError, migrate};
 
@@ -441,29 +441,30 @@ impl SqlStore {
     async fn write_batch(&self, f: &Folded<'_>) -> Result<()> {
         on_pool!(writes self, |p, d| {
             let mut tx = p.begin().await.map_err(cold)?;
-            let snapshots: Vec<&(&SessionRecord, Option<TokenHash>)> = f.snapshots.values().collect();
+            let snapshots: Vec<&Snapshot<'_>> = f.snapshots.values().collect();
             for chunk in snapshots.chunks(ROWS_PER_STATEMENT) {
                 let mut data = Vec::with_capacity(chunk.len());
-                for (s, _) in chunk {
-                    data.push(serde_json::to_string(&*s.data).map_err(|e| corrupt("session data", e))?);
+                for snapshot in chunk {
+                    data.push(serde_json::to_string(&*snapshot.session.data).map_err(|e| corrupt("session data", e))?);
                 }
                 let mut q = QueryBuilder::new(
                     "INSERT INTO sessions (id, visitor_id, token_hash, kind, customer_id, page_views, converted, \
                      order_id, started_at, last_seen_at, version, ip_address, device, browser, os, country, city, \
                      landing_page, referrer, utm_source, utm_medium, utm_campaign, data) ",
                 );
-                q.push_values(chunk.iter().zip(data), |mut b, ((s, token), data)| {
+                q.push_values(chunk.iter().zip(data), |mut b, (snapshot, data)| {
+                    let (s, token, (last_seen, page_views)) = (snapshot.session, snapshot.token, snapshot.activity);
                     let a = &*s.attributes;
                     b.push_bind(s.id.to_string())
                         .push_bind(s.visitor_id.to_string())
                         .push_bind(token.map(|t| t.as_bytes().to_vec()))
                         .push_bind(s.kind.as_str())
                         .push_bind(s.customer_id.clone())
-                        .push_bind(count(s.page_views))
+                        .push_bind(count(page_views))
                         .push_bind(i64::from(s.converted))
                         .push_bind(s.order_id.clone())
                         .push_bind(ms(s.started_at))
-                        .push_bind(ms(s.last_seen_at))
+                        .push_bind(ms(last_seen))
                         .push_bind(count(s.version))
                         .push_bind(a.ip_address.clone())
                         .push_bind(a.device.clone())

@@ -17,7 +17,7 @@
 //! Sessions of visitors who asked not to be tracked are not facts: the
 //! store keeps no attribution for them and they count in no figure.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -223,6 +223,11 @@ pub fn start_of(d: Date) -> Timestamp {
     Timestamp(d.midnight().assume_utc().unix_timestamp() * 1000)
 }
 
+/// The UTC days from `from` to `to`, both included.
+pub fn days(from: Date, to: Date) -> impl Iterator<Item = Date> {
+    std::iter::successors(Some(from), |d| d.next_day()).take_while(move |d| *d <= to)
+}
+
 /// One row per day from `from` to `to` (inclusive), days without sessions included.
 pub fn daily(sessions: &[SessionFacts], events: &[EventFact], from: Date, to: Date) -> Vec<DayRow> {
     let mut by_day: HashMap<Date, Vec<&SessionFacts>> = HashMap::new();
@@ -232,24 +237,19 @@ pub fn daily(sessions: &[SessionFacts], events: &[EventFact], from: Date, to: Da
         }
     }
     let index = events_by_session(events);
-    let mut rows = Vec::new();
-    let mut day = from;
-    while day <= to {
-        let day_sessions = by_day.get(&day).map(Vec::as_slice).unwrap_or(&[]);
-        let figures = summarize_indexed(day_sessions.iter().copied(), &index, &[], None)
-            .remove(&None)
-            .map(|s| s.figures())
-            .unwrap_or_default();
-        rows.push(DayRow {
-            date: day.to_string(),
-            figures,
-        });
-        match day.next_day() {
-            Some(d) => day = d,
-            None => break,
-        }
-    }
-    rows
+    days(from, to)
+        .map(|day| {
+            let day_sessions = by_day.get(&day).map(Vec::as_slice).unwrap_or(&[]);
+            let figures = summarize_indexed(day_sessions.iter().copied(), &index, &[], None)
+                .remove(&None)
+                .map(|s| s.figures())
+                .unwrap_or_default();
+            DayRow {
+                date: day.to_string(),
+                figures,
+            }
+        })
+        .collect()
 }
 
 /// The value of `dimension` for a session: the referrer by domain, the
@@ -455,7 +455,7 @@ pub fn credits(
             list.sort_by_key(|s| (s.started_at, s.id));
         }
     }
-    let mut credits: HashMap<Option<String>, (Summary, HashSet<VisitorId>)> = HashMap::new();
+    let mut credits: HashMap<Option<String>, Total> = HashMap::new();
     for order in orders {
         let own = by_id.get(&order.session_id).copied();
         let credited = match model {
@@ -473,18 +473,14 @@ pub fn credits(
             }
         };
         let value = credited.and_then(|s| value_of(&s.dimensions, dimension));
-        let (credit, visitors) = credits.entry(value).or_default();
-        visitors.insert(order.visitor_id);
-        credit.sessions += 1;
-        credit.revenue += order.total;
+        let credit = credits.entry(value).or_default();
+        credit.visitors.insert(order.visitor_id);
+        credit.sum.sessions += 1;
+        credit.sum.revenue += order.total;
     }
     credits
         .into_iter()
-        .map(|(value, (mut credit, visitors))| {
-            credit.visitors = visitors.into_iter().collect();
-            credit.visitors.sort_unstable();
-            (value, credit)
-        })
+        .map(|(value, t)| (value, t.finish()))
         .collect()
 }
 

@@ -966,14 +966,10 @@ impl PrivacyStore for SqlStore {
                         Timestamp(row.int("started_at")?),
                         Timestamp(row.int("last_seen_at")?),
                     );
-                    let day_of = stint_core::analytics::day_of;
-                    if let (Some(mut day), Some(last)) = (day_of(first), day_of(last)) {
-                        while day <= last {
+                    use stint_core::analytics::{day_of, days};
+                    if let (Some(first), Some(last)) = (day_of(first), day_of(last)) {
+                        for day in days(first, last) {
                             gone.entry(day.to_string()).or_default().push(visitor.to_bytes());
-                            match day.next_day() {
-                                Some(next) => day = next,
-                                None => break,
-                            }
                         }
                     }
                 }

@@ -92,8 +92,8 @@ impl Summary {
 /// Adds summaries up: sums, and the union of the visitor sets.
 #[derive(Debug, Default)]
 pub struct Total {
-    sum: Summary,
-    visitors: HashSet<VisitorId>,
+    pub(super) sum: Summary,
+    pub(super) visitors: HashSet<VisitorId>,
 }
 
 impl Total {
@@ -175,18 +175,18 @@ pub(super) fn summarize_indexed<'a>(
     steps: &[(String, StepRule)],
     dimension: Option<&str>,
 ) -> HashMap<Option<String>, Summary> {
-    let mut groups: HashMap<Option<String>, (Summary, HashSet<VisitorId>)> = HashMap::new();
+    let mut groups: HashMap<Option<String>, Total> = HashMap::new();
     for s in sessions {
         let key = dimension.and_then(|d| dimension_value(s, d));
-        let (g, visitors) = groups.entry(key).or_insert_with(|| {
-            (
-                Summary {
-                    funnel: vec![0; steps.len()],
-                    ..Summary::default()
-                },
-                HashSet::new(),
-            )
+        let total = groups.entry(key).or_insert_with(|| Total {
+            sum: Summary {
+                funnel: vec![0; steps.len()],
+                ..Summary::default()
+            },
+            visitors: HashSet::new(),
         });
+        total.visitors.insert(s.visitor_id);
+        let g = &mut total.sum;
         let list = by_session.get(&s.id).map(Vec::as_slice).unwrap_or(&[]);
         g.sessions += 1;
         g.page_views += s.page_views;
@@ -203,14 +203,6 @@ pub(super) fn summarize_indexed<'a>(
         for step in g.funnel.iter_mut().take(reached(s, list, steps)) {
             *step += 1;
         }
-        visitors.insert(s.visitor_id);
     }
-    groups
-        .into_iter()
-        .map(|(key, (mut g, visitors))| {
-            g.visitors = visitors.into_iter().collect();
-            g.visitors.sort_unstable();
-            (key, g)
-        })
-        .collect()
+    groups.into_iter().map(|(key, t)| (key, t.finish())).collect()
 }

@@ -138,14 +138,9 @@ impl Engine {
         };
         let to = to.min(yesterday);
         let mut rows = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let end = (start + time::Duration::days(6)).min(to);
+        for start in crate::analytics::days(from, to).step_by(7) {
+            let end = start.saturating_add(time::Duration::days(6)).min(to);
             rows.extend(self.rollup_days(start, end).await?);
-            match end.next_day() {
-                Some(next) => start = next,
-                None => break,
-            }
         }
         Ok(rows)
     }
@@ -154,30 +149,29 @@ impl Engine {
     async fn rollup_days(&self, from: time::Date, to: time::Date) -> Result<Vec<crate::analytics::DayRow>> {
         use crate::analytics::{
             ALL, AttributionQuery, DEFAULT_LOOKBACK, DIMENSIONS, DayRow, DaySummary, EventFact, Model,
-            PRODUCT_PAGES, SOURCE_DIMENSIONS, SessionFacts, credit_dimension, credits, day_of,
+            PRODUCT_PAGES, SOURCE_DIMENSIONS, SessionFacts, credit_dimension, credits, day_of, days,
             standard_funnel, start_of, summarize,
         };
         let (sessions, events) = self.analytics_facts(from, to, Some(PRODUCT_PAGES)).await?;
         let steps = standard_funnel(PRODUCT_PAGES);
         // Each day with its own sessions and events: every summary indexes a
         // day's events, not the range's.
-        let mut days: HashMap<time::Date, (Vec<SessionFacts>, Vec<EventFact>)> = HashMap::new();
+        let mut by_day: HashMap<time::Date, (Vec<SessionFacts>, Vec<EventFact>)> = HashMap::new();
         let mut day_of_session: HashMap<SessionId, time::Date> = HashMap::new();
         for s in sessions {
             if let Some(d) = day_of(s.started_at) {
                 day_of_session.insert(s.id, d);
-                days.entry(d).or_default().0.push(s);
+                by_day.entry(d).or_default().0.push(s);
             }
         }
         for e in events {
             if let Some(d) = day_of_session.get(&e.session_id) {
-                days.entry(*d).or_default().1.push(e);
+                by_day.entry(*d).or_default().1.push(e);
             }
         }
         let mut daily = Vec::new();
-        let mut day = from;
-        while day <= to {
-            let (day_sessions, day_events) = days.remove(&day).unwrap_or_default();
+        for day in days(from, to) {
+            let (day_sessions, day_events) = by_day.remove(&day).unwrap_or_default();
             let date = day.to_string();
             let start = start_of(day);
             let end = day.next_day().map_or(Timestamp(i64::MAX), start_of);
@@ -230,10 +224,6 @@ impl Engine {
                 }
             }
             self.inner.cold.save_day_summaries(&date, &rows).await?;
-            match day.next_day() {
-                Some(d) => day = d,
-                None => break,
-            }
         }
         self.inner.cold.save_rollups(&daily, self.now()).await?;
         Ok(daily)
@@ -374,17 +364,10 @@ fn missing_runs(
     present: impl Fn(&str) -> bool,
 ) -> Vec<(time::Date, time::Date)> {
     let mut runs: Vec<(time::Date, time::Date)> = Vec::new();
-    let mut day = from;
-    while day <= to {
-        if !present(&day.to_string()) {
-            match runs.last_mut() {
-                Some((_, end)) if end.next_day() == Some(day) => *end = day,
-                _ => runs.push((day, day)),
-            }
-        }
-        match day.next_day() {
-            Some(d) => day = d,
-            None => break,
+    for day in crate::analytics::days(from, to).filter(|d| !present(&d.to_string())) {
+        match runs.last_mut() {
+            Some((_, end)) if end.next_day() == Some(day) => *end = day,
+            _ => runs.push((day, day)),
         }
     }
     runs

@@ -132,13 +132,11 @@ impl Journal {
             _ => {
                 let next = self.segment + 1;
                 let opened = Segment::open(&segment_path(&self.dir, next), needed.max(SEGMENT_BYTES))?;
-                if let Some(full) = self.open.replace(opened) {
+                if let Some(full) = self.open.take() {
                     full.close();
                 }
                 self.segment = next;
-                self.open
-                    .as_mut()
-                    .ok_or_else(|| Error::cold("journal: no segment"))?
+                self.open.insert(opened)
             }
         };
         segment.append(&self.buf);

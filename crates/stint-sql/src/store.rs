@@ -20,7 +20,7 @@ use sqlx::{Connection, QueryBuilder, SqliteConnection};
 use std::collections::HashMap;
 
 use stint_core::analytics::{DayRow, DaySummary, EventFact, OrderFact, PageCount, SessionFacts, SourceFacts};
-use stint_core::event::Event;
+use stint_core::event::{Event, kinds};
 use stint_core::store::{AnalyticsStore, ColdStats, HistoryStore, PrivacyStore, Record, SessionQuery};
 use stint_core::{Error, Policy, Result, SessionId, SessionRecord, Timestamp, TokenHash};
 
@@ -265,10 +265,10 @@ const SPAN_SLACK_MS: i64 = 60_000;
 
 /// The event kinds analytics reads besides page views (the funnel's steps).
 const FUNNEL_KINDS: [&str; 4] = [
-    "customer_login",
-    "add_to_cart",
-    "checkout_started",
-    "order_completed",
+    kinds::CUSTOMER_LOGIN,
+    kinds::ADD_TO_CART,
+    kinds::CHECKOUT_STARTED,
+    kinds::ORDER_COMPLETED,
 ];
 
 fn cold(e: sqlx::Error) -> Error {
@@ -745,11 +745,12 @@ impl AnalyticsStore for SqlStore {
                 let Some(&i) = index.get(&event.session_id) else {
                     continue;
                 };
-                if event.kind != "page_view" {
+                let page_view = event.kind == kinds::PAGE_VIEW;
+                if !page_view {
                     // A bounce is one page view and nothing else.
                     sessions[i].other_events += 1;
                 }
-                if event.kind == "page_view" || FUNNEL_KINDS.contains(&event.kind.as_str()) {
+                if page_view || FUNNEL_KINDS.contains(&event.kind.as_str()) {
                     events.push(event);
                 }
             }

@@ -113,6 +113,10 @@ impl Journal {
         if self.closed {
             return Err(Error::WriterClosed);
         }
+        if records.is_empty() {
+            // Nothing to copy: a group is written from its first length on.
+            return Ok(self.segment);
+        }
         self.buf.clear();
         for record in records {
             let start = self.buf.len();
@@ -587,6 +591,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let written = records();
         let mut j = Journal::create(root.path()).unwrap();
+        assert_eq!(j.append_all(&[]).unwrap(), 0, "an empty group is no frame");
         j.append_all(&written[..1]).unwrap();
         j.append_all(&written[1..]).unwrap();
         drop(j);
